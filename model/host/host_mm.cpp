@@ -1,0 +1,186 @@
+#include "host_mm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+
+namespace kvmsim {
+namespace {
+
+bool overlaps(const vm_area_struct& v, Hva start, Hva end) { return v.vm_start < end && start < v.vm_end; }
+
+}  // namespace
+
+// models do_mmap() with MAP_FIXED_NOREPLACE, mm/mmap.c
+KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name) {
+    if (!page_aligned(hva.value()) || size == 0) return KvmResult::error(Errno::Einval);
+    const std::uint64_t len = (size + PAGE_SIZE - 1) & PAGE_MASK;
+    if (len < size || hva.value() > TASK_SIZE_MAX || len > TASK_SIZE_MAX - hva.value())
+        return KvmResult::error(Errno::Enomem);
+    const Hva end = hva + len;
+    auto it = vmas_.upper_bound(hva.value());
+    if (it != vmas_.begin() && overlaps(std::prev(it)->second, hva, end)) return KvmResult::error(Errno::Eexist);
+    if (it != vmas_.end() && overlaps(it->second, hva, end)) return KvmResult::error(Errno::Eexist);
+
+    vm_area_struct vma{hva, end, prot, kind, name, 0, 0};
+    if (kind == MappingKind::PfnMap) {
+        vma.pfn_base = next_pfnmap_base_;
+        next_pfnmap_base_ += len >> PAGE_SHIFT;
+    }
+    vmas_.emplace(hva.value(), std::move(vma));
+    return KvmResult::ok();
+}
+
+// Cuts the mapping that contains hva in two at hva (__split_vma, mm/vma.c).
+void HostMm::split_at(Hva hva) {
+    auto it = vmas_.upper_bound(hva.value());
+    if (it == vmas_.begin()) return;
+    --it;
+    vm_area_struct& v = it->second;
+    if (!v.contains(hva) || v.vm_start == hva) return;
+    vm_area_struct tail = v;
+    tail.vm_start = hva;
+    tail.pgoff = v.pgoff + ((hva - v.vm_start) >> PAGE_SHIFT);
+    v.vm_end = hva;
+    vmas_.emplace(hva.value(), std::move(tail));
+}
+
+// models __do_munmap() / do_vmi_munmap(), mm/vma.c
+KvmResult HostMm::munmap(Hva hva, std::uint64_t size) {
+    if (!page_aligned(hva.value()) || size == 0) return KvmResult::error(Errno::Einval);
+    const std::uint64_t len = (size + PAGE_SIZE - 1) & PAGE_MASK;
+    if (len < size || hva.value() > TASK_SIZE_MAX || len > TASK_SIZE_MAX - hva.value())
+        return KvmResult::error(Errno::Einval);
+    const Hva end = hva + len;
+    split_at(hva);
+    split_at(end);
+    for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < end;)
+        it = vmas_.erase(it);
+    // Dropping the pages forgets their pfns: a later mmap at the same hva gets new pages.
+    if (len / PAGE_SIZE < pages_.size()) {
+        for (std::uint64_t p = hva.value(); p < end.value(); p += PAGE_SIZE) pages_.erase(p);
+    } else {
+        std::erase_if(pages_, [&](const auto& kv) { return kv.first >= hva.value() && kv.first < end.value(); });
+    }
+    return KvmResult::ok();
+}
+
+bool HostMm::range_fully_mapped(Hva start, Hva end) const {
+    Hva at = start;
+    auto it = vmas_.upper_bound(start.value());
+    if (it != vmas_.begin()) --it;
+    for (; it != vmas_.end() && at < end; ++it) {
+        if (it->second.vm_end <= at) continue;
+        if (it->second.vm_start > at) return false;
+        at = it->second.vm_end;
+    }
+    return at >= end;
+}
+
+// models do_mprotect_pkey(), mm/mprotect.c
+KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
+    if (!page_aligned(hva.value())) return KvmResult::error(Errno::Einval);
+    const std::uint64_t len = (size + PAGE_SIZE - 1) & PAGE_MASK;
+    if (len < size) return KvmResult::error(Errno::Enomem);
+    if (len == 0) return KvmResult::ok();
+    if (hva.value() > TASK_SIZE_MAX || len > TASK_SIZE_MAX - hva.value()) return KvmResult::error(Errno::Enomem);
+    const Hva end = hva + len;
+    if (!range_fully_mapped(hva, end)) return KvmResult::error(Errno::Enomem);
+    split_at(hva);
+    split_at(end);
+    for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < end; ++it)
+        it->second.prot = prot;
+    return KvmResult::ok();
+}
+
+// models madvise_inject_error(), mm/madvise.c: the page is faulted in, then marked poisoned.
+KvmResult HostMm::madvise_hwpoison(Hva hva) {
+    const Hva page(hva.value() & PAGE_MASK);
+    const vm_area_struct* vma = find_vma(page);
+    if (!vma) return KvmResult::error(Errno::Efault);
+    fault_in(page).hwpoison = true;
+    return KvmResult::ok();
+}
+
+const vm_area_struct* HostMm::find_vma(Hva hva) const {
+    auto it = vmas_.upper_bound(hva.value());
+    if (it == vmas_.begin()) return nullptr;
+    --it;
+    return it->second.contains(hva) ? &it->second : nullptr;
+}
+
+Pfn HostMm::pfnmap_pfn(const vm_area_struct& vma, Hva hva) const {
+    return Pfn(vma.pfn_base + vma.pgoff + ((hva.value() - vma.vm_start.value()) >> PAGE_SHIFT));
+}
+
+HostPage& HostMm::fault_in(Hva page) {
+    auto [it, inserted] = pages_.try_emplace(page.value());
+    if (inserted) {
+        const vm_area_struct* vma = find_vma(page);
+        it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
+    }
+    return it->second;
+}
+
+// models get_user_pages() for one page with FOLL_HWPOISON, mm/gup.c
+GupResult HostMm::get_user_page(Hva hva, bool write) {
+    const vm_area_struct* vma = find_vma(hva);
+    if (!vma || vma->is_pfnmap()) return {std::nullopt, GupError::Fault};
+    if (!vma->prot.read && !vma->prot.write && !vma->prot.exec) return {std::nullopt, GupError::Fault};
+    if (write ? !vma->prot.write : !vma->prot.read) return {std::nullopt, GupError::Fault};
+    HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK));
+    if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};
+    return {page.pfn, std::nullopt};
+}
+
+bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory) {
+    std::size_t done = 0;
+    while (done < len) {
+        const Hva at = hva + done;
+        const vm_area_struct* vma = find_vma(at);
+        if (!vma) return false;
+        if (access == Access::Read && !vma->prot.read) return false;
+        if (access == Access::Write && !vma->prot.write) return false;
+        const std::size_t chunk = std::min<std::size_t>(len - done, PAGE_SIZE - offset_in_page(at.value()));
+        const Hva page_hva(at.value() & PAGE_MASK);
+        if (to_memory) {
+            HostPage& page = fault_in(page_hva);
+            if (page.hwpoison) return false;
+            if (!page.bytes) page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>();
+            std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);
+        } else {
+            auto it = pages_.find(page_hva.value());
+            if (it != pages_.end() && it->second.hwpoison) return false;
+            if (it != pages_.end() && it->second.bytes)
+                std::memcpy(buf + done, it->second.bytes->data() + offset_in_page(at.value()), chunk);
+            else
+                std::memset(buf + done, 0, chunk);  // an untouched page reads as zeros
+        }
+        done += chunk;
+    }
+    return true;
+}
+
+bool HostMm::copy_from_user(Hva hva, std::span<std::uint8_t> out) {
+    return copy(hva, out.data(), out.size(), Access::Read, false);
+}
+
+bool HostMm::copy_to_user(Hva hva, std::span<const std::uint8_t> in) {
+    return copy(hva, const_cast<std::uint8_t*>(in.data()), in.size(), Access::Write, true);
+}
+
+// models mem_rw(), fs/proc/base.c: access_remote_vm() ignores protection (FOLL_FORCE).
+// A hole gives EFAULT as the contract says; a poisoned page cannot be read either (EIO).
+KvmResult HostMm::access_remote(Hva hva, std::span<std::uint8_t> buf, bool write) {
+    for (std::size_t off = 0; off < buf.size();) {
+        const Hva at = hva + off;
+        if (!find_vma(at)) return KvmResult::error(Errno::Efault);
+        auto it = pages_.find(at.value() & PAGE_MASK);
+        if (it != pages_.end() && it->second.hwpoison) return KvmResult::error(Errno::Eio);
+        off += std::min<std::size_t>(buf.size() - off, PAGE_SIZE - offset_in_page(at.value()));
+    }
+    copy(hva, buf.data(), buf.size(), Access::Debug, write);
+    return KvmResult::ok();
+}
+
+}  // namespace kvmsim

@@ -1,0 +1,80 @@
+// The VMM's address space (struct mm_struct): mappings, their pages, protection and hwpoison.
+// Page contents are sparse: a page exists only once touched, and a page never written reads as
+// zeros without storage, so a 1 TiB mapping costs nothing until used.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "../result.h"
+#include "../types.h"
+#include "vma.h"
+
+namespace kvmsim {
+
+// TASK_SIZE_MAX on x86-64 with 4-level paging: the top user page is a guard page.
+inline constexpr std::uint64_t TASK_SIZE_MAX = 0x7ffffffff000ULL;
+
+struct HostPage {
+    Pfn pfn;
+    bool hwpoison = false;
+    std::unique_ptr<std::array<std::uint8_t, PAGE_SIZE>> bytes;  // null: all zeros
+};
+
+enum class GupError { Fault, Hwpoison };
+
+// Result of pinning one host page the way get_user_pages() does.
+struct GupResult {
+    std::optional<Pfn> pfn;
+    std::optional<GupError> error;
+};
+
+class HostMm {
+public:
+    // mmap(hva, size, prot, MAP_FIXED_NOREPLACE | kind); returns 0 or the errno mmap() gives.
+    KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name);
+    KvmResult munmap(Hva hva, std::uint64_t size);
+    KvmResult mprotect(Hva hva, std::uint64_t size, Prot prot);
+    // madvise(MADV_HWPOISON) on the page holding hva.
+    KvmResult madvise_hwpoison(Hva hva);
+
+    [[nodiscard]] const vm_area_struct* find_vma(Hva hva) const;
+
+    // get_user_pages() on one page: faults the page in; fails on a missing mapping, missing
+    // permission, or a poisoned page. VM_PFNMAP mappings are not handled here (no struct page).
+    GupResult get_user_page(Hva hva, bool write);
+
+    // copy_from_user / copy_to_user as the kernel does them: honour the mapping's protection,
+    // and fail on a hole or a poisoned page. Returns true when every byte was copied.
+    bool copy_from_user(Hva hva, std::span<std::uint8_t> out);
+    bool copy_to_user(Hva hva, std::span<const std::uint8_t> in);
+
+    // A debugger's access (/proc/PID/mem): ignores protection, fails only on a hole or poison.
+    KvmResult access_remote(Hva hva, std::span<std::uint8_t> buf, bool write);
+
+    // The pfn backing a present page of a PFNMAP mapping (follow_pfnmap_start).
+    [[nodiscard]] Pfn pfnmap_pfn(const vm_area_struct& vma, Hva hva) const;
+
+    [[nodiscard]] std::size_t resident_pages() const { return pages_.size(); }
+    [[nodiscard]] const std::map<std::uint64_t, vm_area_struct>& vmas() const { return vmas_; }
+
+private:
+    enum class Access { Read, Write, Debug };
+    bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
+    HostPage& fault_in(Hva page);
+    void split_at(Hva hva);
+    [[nodiscard]] bool range_fully_mapped(Hva start, Hva end) const;
+
+    std::map<std::uint64_t, vm_area_struct> vmas_;             // by vm_start
+    std::unordered_map<std::uint64_t, HostPage> pages_;         // by page-aligned hva
+    std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
+    std::uint64_t next_pfnmap_base_ = std::uint64_t{1} << 36;   // device pfns: high, apart from RAM
+};
+
+}  // namespace kvmsim

@@ -1,0 +1,184 @@
+#include "kvm.h"
+
+#include <algorithm>
+
+namespace kvmsim {
+
+kvm::kvm(HostMm& mm, Profile profile, std::unique_ptr<KvmArch> arch)
+    : mm_(mm), profile_(std::move(profile)), arch_(std::move(arch)) {
+    const unsigned n = arch_->nr_memslot_as_ids(profile_);
+    for (unsigned as = 0; as < n; ++as) memslots_.push_back(std::make_unique<kvm_memslots>(static_cast<std::uint16_t>(as)));
+}
+
+// models kvm_vm_ioctl_check_extension_generic(), virt/kvm/kvm_main.c
+long kvm::check_extension(Cap cap, CheckOn on) const {
+    const bool vm_fd = on == CheckOn::VmFd;
+    switch (cap) {
+    case Cap::UserMemory:
+    case Cap::DestroyMemoryRegionWorks:
+    case Cap::JoinMemoryRegionsWorks:
+        return 1;
+    case Cap::NrMemslots:
+        return arch_->user_mem_slots(profile_);
+    case Cap::MultiAddressSpace:
+        // Compiled only where the arch has more than one address space (x86 with SMM).
+        if (!profile_.has(Patch::MultiAddressSpace) || arch_->nr_memslot_as_ids(profile_) < 2) return 0;
+        return arch_->nr_memslot_as_ids(profile_);
+    case Cap::ManualDirtyLogProtect2:
+        return profile_.has(Patch::ClearDirtyLog) ? (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET) : 0;
+    default:
+        return arch_->check_extension(profile_, cap, vm_fd).value_or(0);
+    }
+}
+
+// models kvm_vm_ioctl_enable_cap_generic(), virt/kvm/kvm_main.c
+KvmResult kvm::enable_cap(Cap cap, std::uint32_t flags, const std::array<std::uint64_t, 4>& args) {
+    if (cap == Cap::ManualDirtyLogProtect2 && profile_.has(Patch::ClearDirtyLog)) {
+        std::uint64_t allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+        if (args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) allowed |= KVM_DIRTY_LOG_INITIALLY_SET;
+        if (flags || (args[0] & ~allowed)) return KvmResult::error(Errno::Einval);
+        manual_dirty_log_protect_ = args[0];
+        return KvmResult::ok();
+    }
+    // kvm_vm_ioctl_enable_cap() of the arch: nothing else is modelled, and the arch's default is EINVAL.
+    trace_.emit("kvm_vm_ioctl_enable_cap", [&] { return to_string(cap) + " not enabled by this model -> EINVAL"; });
+    return KvmResult::error(Errno::Einval);
+}
+
+// models kvm_set_memslot() with kvm_commit_memory_region(), virt/kvm/kvm_main.c
+KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot> new_slot, kvm_mr_change change) {
+    const std::uint16_t as_id = old ? old->as_id : new_slot->as_id;
+    kvm_memslots& slots = *memslots_[as_id];
+    const unsigned nr_as = nr_as_ids();
+
+    // DELETE and MOVE first publish an INVALID copy of the old slot (one generation step), so
+    // that no vCPU keeps using the old gfn range while it is zapped.
+    const bool invalidate = change == kvm_mr_change::Delete || change == kvm_mr_change::Move;
+    if (invalidate) slots.bump_generation(nr_as);
+
+    const KvmResult prepared = arch_->prepare_memory_region(profile_, old, new_slot ? *new_slot : *old, change);
+    if (!prepared.is_ok()) {
+        if (invalidate) slots.bump_generation(nr_as);  // the old slot is swapped back in
+        trace_.emit("kvm_arch_prepare_memory_region", [&] { return "refused -> " + std::string(to_string(*prepared.err())); });
+        return prepared;
+    }
+
+    auto describe = [](const kvm_memory_slot& s) {
+        return "slot " + std::to_string(s.as_id) + ":" + std::to_string(s.id) + " gfn [" + hex(s.base_gfn.value()) + ", " +
+               hex(s.end_gfn().value()) + ") hva " + hex(s.userspace_addr.value()) + " flags " + hex(s.flags);
+    };
+
+    switch (change) {
+    case kvm_mr_change::Delete: {
+        if (kvm_slot_dirty_track_enabled(*old)) --nr_memslots_dirty_logging_;
+        nr_memslot_pages_ -= old->npages;
+        trace_.emit("kvm_set_memslot", [&] { return "DELETE " + describe(*old); });
+        slots.erase(old->id);
+        break;
+    }
+    case kvm_mr_change::Create: {
+        if (kvm_slot_dirty_track_enabled(*new_slot)) {
+            alloc_dirty_bitmap(*new_slot);
+            ++nr_memslots_dirty_logging_;
+        }
+        nr_memslot_pages_ += new_slot->npages;
+        trace_.emit("kvm_set_memslot", [&] { return "CREATE " + describe(*new_slot); });
+        slots.insert(std::move(new_slot));
+        break;
+    }
+    case kvm_mr_change::Move:
+    case kvm_mr_change::FlagsOnly: {
+        const bool was_logging = kvm_slot_dirty_track_enabled(*old);
+        const bool logging = kvm_slot_dirty_track_enabled(*new_slot);
+        // kvm_prepare_memory_region(): the old bitmap carries over while logging stays on.
+        if (logging && was_logging) old->dirty_bitmap.swap(new_slot->dirty_bitmap);
+        else if (logging) alloc_dirty_bitmap(*new_slot);
+        if (logging != was_logging) logging ? ++nr_memslots_dirty_logging_ : --nr_memslots_dirty_logging_;
+        trace_.emit("kvm_set_memslot", [&] {
+            return std::string(change == kvm_mr_change::Move ? "MOVE " : "FLAGS_ONLY ") + describe(*new_slot);
+        });
+        if (change == kvm_mr_change::Move) slots.move(*old, new_slot->base_gfn);
+        old->flags = new_slot->flags;
+        old->dirty_bitmap = std::move(new_slot->dirty_bitmap);
+        break;
+    }
+    }
+    slots.bump_generation(nr_as);
+    return KvmResult::ok();
+}
+
+// models kvm_alloc_dirty_bitmap(), virt/kvm/kvm_main.c, and the INITIALLY_SET fill in
+// kvm_prepare_memory_region().
+void kvm::alloc_dirty_bitmap(kvm_memory_slot& slot) const {
+    slot.dirty_bitmap.assign((slot.npages + 63) / 64, 0);
+    if ((manual_dirty_log_protect_ & KVM_DIRTY_LOG_INITIALLY_SET) && !slot.dirty_bitmap.empty()) {
+        for (std::uint64_t i = 0; i < slot.npages; ++i) slot.dirty_bitmap[i / 64] |= std::uint64_t{1} << (i % 64);
+    }
+}
+
+kvm_memory_slot* kvm::gfn_to_memslot(Gfn gfn) {
+    const kvm_memslots& slots = *memslots_[0];
+    if (slots.last_used_slot && slots.last_used_slot->contains(gfn)) return slots.last_used_slot;
+    kvm_memory_slot* slot = slots.search_memslots(gfn);
+    if (slot) slots.last_used_slot = slot;
+    return slot;
+}
+
+kvm_memory_slot* kvm::vcpu_gfn_to_memslot(kvm_vcpu& vcpu, Gfn gfn) {
+    const kvm_memslots& slots = *memslots_.at(vcpu.as_id);
+    // A generation change drops the cache; generations differ per address space, so this also
+    // keeps an SMM lookup from hitting a normal-mode slot.
+    if (vcpu.last_used_slot_gen != slots.generation()) {
+        vcpu.last_used_slot.reset();
+        vcpu.last_used_slot_gen = slots.generation();
+    }
+    if (vcpu.last_used_slot) {
+        kvm_memory_slot* cached = slots.id_to_memslot(*vcpu.last_used_slot);
+        if (cached && cached->contains(gfn)) return cached;
+    }
+    kvm_memory_slot* slot = slots.search_memslots(gfn);
+    if (slot) vcpu.last_used_slot = slot->id;
+    return slot;
+}
+
+void kvm::mark_page_dirty_in_slot(kvm_memory_slot* slot, Gfn gfn) {
+    if (!slot || !kvm_slot_dirty_track_enabled(*slot) || slot->dirty_bitmap.empty()) return;
+    const std::uint64_t rel = gfn.value() - slot->base_gfn.value();
+    slot->dirty_bitmap[rel / 64] |= std::uint64_t{1} << (rel % 64);
+    trace_.emit("mark_page_dirty_in_slot", [&] {
+        return "slot " + std::to_string(slot->id) + " page " + std::to_string(rel) + " (gfn " + hex(gfn.value()) + ") dirty";
+    });
+}
+
+// models kvm_vm_ioctl_create_vcpu(), virt/kvm/kvm_main.c
+KvmResult kvm::create_vcpu(std::uint32_t id) {
+    if (id >= arch_->max_vcpu_ids(profile_)) return KvmResult::error(Errno::Einval);
+    if (vcpus_.size() >= arch_->max_vcpus(profile_)) return KvmResult::error(Errno::Einval);
+    if (vcpus_.contains(id)) return KvmResult::error(Errno::Eexist);
+    kvm_vcpu& v = vcpus_[id];
+    v.vcpu_id = id;
+    return KvmResult::ok();
+}
+
+kvm_vcpu* kvm::vcpu(std::uint32_t id) {
+    auto it = vcpus_.find(id);
+    return it == vcpus_.end() ? nullptr : &it->second;
+}
+
+// models kvm_mmu_notifier_invalidate_range_start(), virt/kvm/kvm_main.c: the host is about to
+// unmap or change [start, end); every slot mapping part of it has that gfn range zapped.
+void kvm::mmu_notifier_invalidate_range(Hva start, Hva end) {
+    for (const auto& slots : memslots_) {
+        slots->for_each_in_hva_range(start, end, [&](kvm_memory_slot& slot) {
+            trace_.emit("kvm_mmu_notifier_invalidate_range_start", [&] {
+                const std::uint64_t from = std::max(start, slot.userspace_addr) - slot.userspace_addr;
+                const std::uint64_t to = std::min(end, slot.hva_end()) - slot.userspace_addr;
+                return "slot " + std::to_string(slot.as_id) + ":" + std::to_string(slot.id) + ": zap gfn [" +
+                       hex(slot.base_gfn.value() + (from >> PAGE_SHIFT)) + ", " +
+                       hex(slot.base_gfn.value() + ((to + PAGE_SIZE - 1) >> PAGE_SHIFT)) + ")";
+            });
+        });
+    }
+}
+
+}  // namespace kvmsim

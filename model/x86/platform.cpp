@@ -1,0 +1,58 @@
+#include "platform.h"
+
+namespace kvmsim {
+
+PlatformOptions platform_options(Platform p) {
+    switch (p) {
+    case Platform::Vmx: return {.smm_address_space = true, .emulates_every_access = false, .tdp = true, .host_maxphyaddr = 46, .hwpoison_injection = true};
+    case Platform::Svm: return {.smm_address_space = true, .emulates_every_access = false, .tdp = true, .host_maxphyaddr = 48, .hwpoison_injection = true};
+    case Platform::VmxShadow: return {.smm_address_space = true, .emulates_every_access = false, .tdp = false, .host_maxphyaddr = 46, .hwpoison_injection = true};
+    // Probed: KVM_CAP_MULTI_ADDRESS_SPACE = 0, MADV_HWPOISON = EINVAL, tdp_mmu=N, MAXPHYADDR 46.
+    case Platform::Pvm: return {.smm_address_space = false, .emulates_every_access = true, .tdp = false, .host_maxphyaddr = 46, .hwpoison_injection = false};
+    }
+    return {};
+}
+
+std::string_view to_string(Platform p) {
+    switch (p) {
+    case Platform::Vmx: return "vmx";
+    case Platform::Svm: return "svm";
+    case Platform::VmxShadow: return "vmx-shadow";
+    case Platform::Pvm: return "pvm";
+    }
+    return "?";
+}
+
+std::optional<Platform> platform_from_string(std::string_view name) {
+    for (Platform p : {Platform::Vmx, Platform::Svm, Platform::VmxShadow, Platform::Pvm})
+        if (to_string(p) == name) return p;
+    return std::nullopt;
+}
+
+std::string_view to_string(VmType t) {
+    switch (t) {
+    case VmType::Default: return "default";
+    case VmType::SevEs: return "sev-es";
+    case VmType::Snp: return "snp";
+    case VmType::Tdx: return "tdx";
+    }
+    return "?";
+}
+
+std::optional<VmType> vm_type_from_string(std::string_view name) {
+    for (VmType t : {VmType::Default, VmType::SevEs, VmType::Snp, VmType::Tdx})
+        if (to_string(t) == name) return t;
+    return std::nullopt;
+}
+
+bool platform_supports(Platform p, VmType t) {
+    switch (t) {
+    case VmType::Default: return true;
+    case VmType::SevEs:
+    case VmType::Snp: return p == Platform::Svm;
+    case VmType::Tdx: return p == Platform::Vmx;
+    }
+    return false;
+}
+
+}  // namespace kvmsim

@@ -1,0 +1,78 @@
+#include "x86_arch.h"
+
+#include "../profile/profile.h"
+
+namespace kvmsim {
+
+// KVM_USER_MEM_SLOTS (KVM_MEMORY_SLOTS before 3.8), arch/x86/include/asm/kvm_host.h
+unsigned X86Arch::user_mem_slots(const Profile& profile) const {
+    if (profile.has(Patch::UserMemSlots32764)) return 32764;
+    if (profile.has(Patch::UserMemSlots509)) return 509;
+    if (profile.has(Patch::UserMemSlots125)) return 125;
+    return 32;
+}
+
+// KVM_MEM_SLOTS_NUM = user slots + KVM_PRIVATE_MEM_SLOTS (internal: TSS, APIC access, identity map)
+unsigned X86Arch::mem_slots_num(const Profile& profile) const {
+    return user_mem_slots(profile) + (profile.has(Patch::UserMemSlots125) ? 3 : 4);
+}
+
+// kvm_arch_nr_memslot_as_ids(), arch/x86/include/asm/kvm_host.h
+unsigned X86Arch::nr_memslot_as_ids(const Profile& profile) const {
+    if (!profile.has(Patch::MultiAddressSpace) || !options_.smm_address_space) return 1;
+    // VMs with private memory have no SMM address space.
+    return type_ == VmType::Default ? 2 : 1;
+}
+
+// kvm_arch_has_readonly_mem(), arch/x86/include/asm/kvm_host.h: a VM whose register state is
+// protected (SEV-ES, SNP, TDX) cannot have its trapped writes emulated.
+bool X86Arch::has_readonly_mem(const Profile&) const { return !has_protected_state(); }
+
+// models kvm_vm_ioctl_check_extension(), arch/x86/kvm/x86.c (the memory-related answers)
+std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bool vm_fd) const {
+    switch (cap) {
+    case Cap::SyncMmu: return 1;
+    case Cap::CoalescedMmio: return 2;  // KVM_COALESCED_MMIO_PAGE_OFFSET
+    case Cap::NrVcpus: return 2;        // min(num_online_cpus(), KVM_MAX_VCPUS): 2 CPUs on these hosts
+    case Cap::MaxVcpus: return max_vcpus(profile);
+    case Cap::ReadonlyMem:
+        if (!profile.has(Patch::ReadonlyMemslot)) return std::nullopt;
+        return vm_fd ? (has_readonly_mem(profile) ? 1 : 0) : 1;
+    case Cap::DirtyLogRing:
+        if (!profile.has(Patch::DirtyRing)) return std::nullopt;
+        return 65536 * 16;  // KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn)
+    case Cap::UserMemory2:
+    case Cap::MemoryFaultInfo:
+    case Cap::GuestMemfd:
+        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
+        return 1;
+    case Cap::VmTypes: {
+        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
+        long mask = 0;
+        for (VmType t : {VmType::Default, VmType::SevEs, VmType::Snp, VmType::Tdx})
+            if (platform_supports(platform_, t)) mask |= 1L << static_cast<int>(t == VmType::Default ? 0 : t == VmType::SevEs ? 3 : t == VmType::Snp ? 4 : 5);
+        return mask;
+    }
+    default: return std::nullopt;
+    }
+}
+
+std::uint64_t X86Arch::mmu_max_gfn() const {
+    const unsigned bits = options_.tdp ? options_.host_maxphyaddr : 52;
+    return (std::uint64_t{1} << (bits - 12)) - 1;
+}
+
+// models kvm_arch_prepare_memory_region(), arch/x86/kvm/x86.c
+KvmResult X86Arch::prepare_memory_region(const Profile& profile, const kvm_memory_slot*, const kvm_memory_slot& new_slot,
+                                         kvm_mr_change change) const {
+    if ((change == kvm_mr_change::Create || change == kvm_mr_change::Move) && profile.has(Patch::MaxGfnCheck) &&
+        new_slot.base_gfn.value() + new_slot.npages - 1 > mmu_max_gfn())
+        return KvmResult::error(Errno::Einval);
+    return KvmResult::ok();
+}
+
+// KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS as probed on 6.18 (KVM_CAP_MAX_VCPUS 1024, MAX_VCPU_ID 4096).
+unsigned X86Arch::max_vcpus(const Profile&) const { return 1024; }
+unsigned X86Arch::max_vcpu_ids(const Profile&) const { return 4096; }
+
+}  // namespace kvmsim

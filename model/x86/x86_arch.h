@@ -1,0 +1,35 @@
+// The x86 kvm_arch_* hooks (arch/x86/kvm/x86.c, arch/x86/include/asm/kvm_host.h).
+#pragma once
+
+#include "../kvm/arch.h"
+#include "platform.h"
+
+namespace kvmsim {
+
+class X86Arch final : public KvmArch {
+public:
+    X86Arch(Platform platform, VmType type) : platform_(platform), options_(platform_options(platform)), type_(type) {}
+
+    [[nodiscard]] unsigned user_mem_slots(const Profile& profile) const override;
+    [[nodiscard]] unsigned mem_slots_num(const Profile& profile) const override;
+    [[nodiscard]] unsigned nr_memslot_as_ids(const Profile& profile) const override;
+    [[nodiscard]] bool has_readonly_mem(const Profile& profile) const override;
+    [[nodiscard]] std::optional<long> check_extension(const Profile& profile, Cap cap, bool vm_fd) const override;
+    [[nodiscard]] KvmResult prepare_memory_region(const Profile& profile, const kvm_memory_slot* old,
+                                                  const kvm_memory_slot& new_slot, kvm_mr_change change) const override;
+    [[nodiscard]] unsigned max_vcpus(const Profile& profile) const override;
+    [[nodiscard]] unsigned max_vcpu_ids(const Profile& profile) const override;
+
+    [[nodiscard]] Platform platform() const { return platform_; }
+    [[nodiscard]] const PlatformOptions& options() const { return options_; }
+    // kvm_mmu_max_gfn(), arch/x86/kvm/mmu.h
+    [[nodiscard]] std::uint64_t mmu_max_gfn() const;
+
+private:
+    [[nodiscard]] bool has_protected_state() const { return type_ != VmType::Default; }
+    Platform platform_;
+    PlatformOptions options_;
+    VmType type_;
+};
+
+}  // namespace kvmsim

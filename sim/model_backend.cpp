@@ -1,0 +1,226 @@
+// Runs scenario steps against the kernel model.
+#include <cstring>
+
+#include "backend.h"
+#include "fields.h"
+#include "model/kvm/kvm.h"
+#include "model/kvm/translate.h"
+#include "model/x86/guest_access.h"
+#include "model/x86/x86_arch.h"
+
+namespace kvmsim::sim {
+namespace {
+
+nlohmann::json ioctl_json(const KvmResult& r) {
+    if (r.is_ok()) return r.value();
+    return std::string(to_string(*r.err()));
+}
+
+Prot to_prot(std::uint32_t bits) { return Prot{.read = (bits & 1) != 0, .write = (bits & 2) != 0, .exec = (bits & 4) != 0}; }
+
+MappingKind to_kind(const std::vector<std::string>& flags) {
+    for (const auto& f : flags)
+        if (f == "pfnmap") return MappingKind::PfnMap;
+    for (const auto& f : flags)
+        if (f == "shared") return MappingKind::Shared;
+    return MappingKind::Anonymous;
+}
+
+nlohmann::json event_json(const VcpuEvent& e) {
+    nlohmann::json j;
+    switch (e.kind) {
+    case VcpuEvent::Kind::Exit:
+        j["exit"] = std::string(to_string(e.exit));
+        if (e.exit == Exit::Mmio) {
+            nlohmann::json m = {{"phys_addr", e.mmio.phys_addr.value()}, {"len", e.mmio.len}, {"is_write", e.mmio.is_write}};
+            if (e.mmio.is_write) {
+                std::uint64_t d = 0;
+                std::memcpy(&d, e.mmio.data.data(), e.mmio.len);
+                m["data"] = d;
+            }
+            j["mmio"] = m;
+        }
+        break;
+    case VcpuEvent::Kind::RunError:
+        j["errno"] = std::string(to_string(e.error));
+        if (e.memory_fault) {
+            j["exit"] = "KVM_EXIT_MEMORY_FAULT";
+            j["memory_fault"] = {{"gpa", e.memory_fault->gpa.value()}, {"size", e.memory_fault->size}, {"flags", e.memory_fault->flags}};
+        }
+        break;
+    case VcpuEvent::Kind::Signal:
+        j["signal"] = std::string(to_string(e.signal));
+        j["hva"] = e.signal_addr.value();
+        break;
+    case VcpuEvent::Kind::Exception:
+        j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
+        break;
+    }
+    return j;
+}
+
+class ModelBackend final : public Backend {
+public:
+    [[nodiscard]] std::string name() const override { return "model"; }
+
+    void start(const Scenario& scenario, const RunConfig& config) override {
+        scenario_ = &scenario;
+        Profile profile = *find_profile(config.profile);
+        for (const auto& p : config.apply) profile.apply(*patch_from_name(p));
+        for (const auto& p : config.revert) profile.revert(*patch_from_name(p));
+        platform_ = *platform_from_string(scenario.platform);
+        const VmType type = *vm_type_from_string(scenario.vm_type);
+        if (!platform_supports(platform_, type))
+            throw ScenarioError("/vm/type", "KVM_CREATE_VM: EINVAL: VM type \"" + scenario.vm_type + "\" is not supported on platform \"" + scenario.platform + "\"");
+        mm_ = std::make_unique<HostMm>();
+        kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
+        kvm_->trace().enable(config.trace);
+        for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
+            const HostMapping& m = scenario.mmaps[i];
+            const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);
+            if (!r.is_ok())
+                throw ScenarioError("/host/mmap/" + std::to_string(i), "mmap failed: " + std::string(to_string(*r.err())) + " (overlap, unaligned hva or beyond the user address space)");
+        }
+    }
+
+    StepResult run(const Step& step) override {
+        StepResult r;
+        r.actual = dispatch(step);
+        r.trace = kvm_->trace().take();
+        return r;
+    }
+
+private:
+    nlohmann::json dispatch(const Step& step) {
+        const StepFields f(step, *scenario_);
+        const std::string& op = step.op;
+        if (op == "KVM_CHECK_EXTENSION")
+            return kvm_->check_extension(static_cast<Cap>(f.cap("cap")), f.string_or("fd", "vm") == "system" ? CheckOn::SystemFd : CheckOn::VmFd);
+        if (op == "KVM_SET_USER_MEMORY_REGION")
+            return ioctl_json(kvm_->set_user_memory_region({f.u32("slot"), f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), f.hva("userspace_addr")}));
+        if (op == "KVM_GET_DIRTY_LOG") return dirty_log(f);
+        if (op == "KVM_CLEAR_DIRTY_LOG") return clear_dirty_log(f);
+        if (op == "KVM_CREATE_VCPU") return ioctl_json(kvm_->create_vcpu(f.u32("id")));
+        if (op == "KVM_ENABLE_CAP") return ioctl_json(kvm_->enable_cap(static_cast<Cap>(f.cap("cap")), f.u32_or("flags", 0), f.args("args")));
+        if (op == "guest_read" || op == "guest_write") return guest_access(step, f);
+        if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
+        if (op == "host_mmap")
+            return ioctl_json(mm_->mmap(Hva(f.u64("hva")), f.u64("size"), to_prot(f.prot("prot")), to_kind(f.string_list("flags")), f.string("name")));
+        if (op == "host_munmap") {
+            const Hva start(f.hva("hva"));
+            kvm_->mmu_notifier_invalidate_range(start, start + f.u64("size"));
+            return ioctl_json(mm_->munmap(start, f.u64("size")));
+        }
+        if (op == "host_mprotect") {
+            const Hva start(f.hva("hva"));
+            kvm_->mmu_notifier_invalidate_range(start, start + f.u64("size"));
+            return ioctl_json(mm_->mprotect(start, f.u64("size"), to_prot(f.prot("prot"))));
+        }
+        if (op == "host_poison") {
+            if (!platform_options(platform_).hwpoison_injection) return std::string("EINVAL");  // probed on the PVM hosts
+            return ioctl_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
+        }
+        if (op == "kvm_call") return kvm_call(f);
+        throw ScenarioError(step.path + "/op", "op not handled by the model backend");
+    }
+
+    nlohmann::json dirty_log(const StepFields& f) {
+        const DirtyLog log = kvm_->get_dirty_log(f.u32("slot"));
+        if (!log.result.is_ok()) return ioctl_json(log.result);
+        nlohmann::json pages = nlohmann::json::array();
+        for (std::size_t w = 0; w < log.bitmap.size(); ++w)
+            for (unsigned b = 0; b < 64; ++b)
+                if ((log.bitmap[w] >> b) & 1) pages.push_back(w * 64 + b);
+        return {{"dirty_pages", pages}};
+    }
+
+    nlohmann::json clear_dirty_log(const StepFields& f) {
+        const std::uint32_t num = f.u32("num_pages");
+        // Without "pages" the bitmap asks to clear every page of the range.
+        std::vector<std::uint64_t> bitmap((static_cast<std::uint64_t>(num) + 63) / 64, ~std::uint64_t{0});
+        if (f.has("pages")) {
+            std::fill(bitmap.begin(), bitmap.end(), 0);
+            for (std::uint64_t p : f.number_list("pages"))
+                if (p < num) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
+        }
+        return ioctl_json(kvm_->clear_dirty_log(f.u32("slot"), f.u64("first_page"), num, bitmap));
+    }
+
+    nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        kvm_vcpu* vcpu = kvm_->vcpu(f.u32("vcpu"));
+        if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+        GuestAccess a;
+        a.gpa = Gpa(f.u64("gpa"));
+        a.size = f.access_size("size");
+        a.type = step.op == "guest_write" ? AccessType::Write : AccessType::Read;
+        if (a.type == AccessType::Write) a.data = f.data("data", a.size);
+        const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
+        std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
+        const GuestAccessResult res = x86_guest_access(*kvm_, *vcpu, platform_options(platform_), a);
+        nlohmann::json j = res.events.empty() ? nlohmann::json::object() : event_json(res.events.front());
+        if (res.completed && a.type == AccessType::Read) j["data"] = res.data;
+        if (res.completed && res.events.empty() && a.type == AccessType::Write) j["data"] = a.data;
+        return j;
+    }
+
+    nlohmann::json host_access(const StepFields& f, bool write) {
+        const unsigned size = f.access_size("size");
+        std::uint64_t v = write ? f.data("data", size) : 0;
+        std::array<std::uint8_t, 8> buf{};
+        std::memcpy(buf.data(), &v, 8);
+        const KvmResult r = mm_->access_remote(Hva(f.hva("hva")), std::span(buf.data(), size), write);
+        if (!r.is_ok()) return {{"errno", std::string(to_string(*r.err()))}};
+        if (write) return 0;
+        v = 0;
+        std::memcpy(&v, buf.data(), size);
+        return {{"data", v}};
+    }
+
+    nlohmann::json kvm_call(const StepFields& f) {
+        const std::string fn = f.string("fn");
+        const unsigned as_id = f.u32_or("as_id", 0);
+        if (as_id >= kvm_->nr_as_ids()) return {{"error", "KVM_HVA_ERR_BAD"}};
+        const Gfn gfn(f.u64_or("gfn", 0));
+        const kvm_memory_slot* slot = as_id == 0 ? kvm_->gfn_to_memslot(gfn) : kvm_->memslots(static_cast<std::uint16_t>(as_id)).search_memslots(gfn);
+        if (fn == "gfn_to_hva" || fn == "gfn_to_hva_many" || fn == "gfn_to_hva_prot") {
+            HvaLookup h = fn == "gfn_to_hva_prot" ? gfn_to_hva_memslot_prot(*kvm_, slot, gfn)
+                          : fn == "gfn_to_hva_many" ? gfn_to_hva_many_inner(*kvm_, slot, gfn, {.write = f.boolean_or("write", true)})
+                                                    : gfn_to_hva_many(*kvm_, slot, gfn);
+            if (h.error) return {{"error", std::string(to_string(*h.error))}};
+            nlohmann::json j = {{"hva", h.hva.value()}};
+            if (fn == "gfn_to_hva_many") j["nr_pages"] = h.nr_pages;
+            if (fn == "gfn_to_hva_prot") j["writable"] = h.writable;
+            return j;
+        }
+        if (fn == "gfn_to_pfn_memslot") {
+            const bool write = f.boolean_or("write", false);
+            const PfnLookup p = gfn_to_pfn_memslot_inner(*kvm_, slot, gfn, {.write = write, .want_writable = !write});
+            if (p.error) return {{"error", std::string(to_string(*p.error))}};
+            return {{"pfn", p.pfn.value()}, {"writable", p.writable}};
+        }
+        const unsigned size = f.access_size("size");
+        std::array<std::uint8_t, 8> buf{};
+        if (fn == "kvm_write_guest") {
+            const std::uint64_t v = f.data("data", size);
+            std::memcpy(buf.data(), &v, 8);
+            const KvmResult r = kvm_write_guest(*kvm_, Gpa(f.u64("gpa")), std::span<const std::uint8_t>(buf.data(), size));
+            return {{"ret", ioctl_json(r)}};
+        }
+        const KvmResult r = kvm_read_guest(*kvm_, Gpa(f.u64("gpa")), std::span(buf.data(), size));
+        if (!r.is_ok()) return {{"ret", ioctl_json(r)}};
+        std::uint64_t v = 0;
+        std::memcpy(&v, buf.data(), size);
+        return {{"ret", 0}, {"data", v}};
+    }
+
+    const Scenario* scenario_ = nullptr;
+    Platform platform_ = Platform::Vmx;
+    std::unique_ptr<HostMm> mm_;
+    std::unique_ptr<kvm> kvm_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_model_backend() { return std::make_unique<ModelBackend>(); }
+
+}  // namespace kvmsim::sim

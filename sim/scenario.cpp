@@ -1,0 +1,309 @@
+#include "scenario.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "fields.h"
+#include "model/errno.h"
+#include "model/kvm/run.h"
+#include "model/profile/profile.h"
+#include "model/x86/platform.h"
+
+namespace kvmsim::sim {
+namespace {
+
+enum class Kind { U32, U64, Hva, Bool, String, Size, Data, Flags, Cap, Args, Prot, StrList, NumList };
+
+struct FieldSpec {
+    const char* key;
+    Kind kind;
+    bool required;
+};
+
+struct OpSpec {
+    const char* op;
+    std::vector<FieldSpec> fields;
+};
+
+const std::vector<OpSpec>& op_specs() {
+    static const std::vector<OpSpec> specs = {
+        {"KVM_CHECK_EXTENSION", {{"cap", Kind::Cap, true}, {"fd", Kind::String, false}}},
+        {"KVM_SET_USER_MEMORY_REGION", {{"slot", Kind::U32, true}, {"flags", Kind::Flags, false}, {"guest_phys_addr", Kind::U64, true},
+                                        {"memory_size", Kind::U64, true}, {"userspace_addr", Kind::Hva, true}}},
+        {"KVM_GET_DIRTY_LOG", {{"slot", Kind::U32, true}}},
+        {"KVM_CLEAR_DIRTY_LOG", {{"slot", Kind::U32, true}, {"first_page", Kind::U64, true}, {"num_pages", Kind::U32, true}, {"pages", Kind::NumList, false}}},
+        {"KVM_CREATE_VCPU", {{"id", Kind::U32, true}}},
+        {"KVM_ENABLE_CAP", {{"cap", Kind::Cap, true}, {"flags", Kind::U32, false}, {"args", Kind::Args, false}}},
+        {"guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"mmio_reply", Kind::Data, false}}},
+        {"guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
+        {"host_read", {{"hva", Kind::Hva, true}, {"size", Kind::Size, true}}},
+        {"host_write", {{"hva", Kind::Hva, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
+        {"host_mmap", {{"name", Kind::String, true}, {"hva", Kind::U64, true}, {"size", Kind::U64, true}, {"prot", Kind::Prot, true}, {"flags", Kind::StrList, false}}},
+        {"host_munmap", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}}},
+        {"host_mprotect", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"prot", Kind::Prot, true}}},
+        {"host_poison", {{"hva", Kind::Hva, true}}},
+        {"kvm_call", {{"fn", Kind::String, true}, {"gfn", Kind::U64, false}, {"as_id", Kind::U32, false}, {"write", Kind::Bool, false},
+                      {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"data", Kind::Data, false}}},
+    };
+    return specs;
+}
+
+const std::set<std::string> kCallFns = {"gfn_to_hva", "gfn_to_hva_many", "gfn_to_hva_prot", "gfn_to_pfn_memslot", "kvm_read_guest", "kvm_write_guest"};
+
+std::string str_field(const nlohmann::json& obj, const char* key, const std::string& path, bool required, const std::string& def = "") {
+    if (!obj.contains(key)) {
+        if (required) throw ScenarioError(path, std::string("missing required key \"") + key + "\"");
+        return def;
+    }
+    if (!obj.at(key).is_string()) throw ScenarioError(path + "/" + key, "expected a string, got " + obj.at(key).dump());
+    return obj.at(key).get<std::string>();
+}
+
+void check_keys(const nlohmann::json& obj, const std::string& path, const std::set<std::string>& allowed) {
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object, got " + obj.dump().substr(0, 60));
+    for (const auto& [key, value] : obj.items())
+        if (!allowed.contains(key)) {
+            std::string list;
+            for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+            throw ScenarioError(path + "/" + key, "unknown key \"" + key + "\" (expected one of: " + list + ")");
+        }
+}
+
+void check_field(const StepFields& f, const FieldSpec& spec, const nlohmann::json& fields) {
+    switch (spec.kind) {
+    case Kind::U32: (void)f.u32(spec.key); break;
+    case Kind::U64: (void)f.u64(spec.key); break;
+    case Kind::Hva: (void)f.hva(spec.key); break;
+    case Kind::Bool: (void)f.boolean_or(spec.key, false); break;
+    case Kind::String: (void)f.string(spec.key); break;
+    case Kind::Size: (void)f.access_size(spec.key); break;
+    case Kind::Data: {
+        const unsigned size = fields.contains("size") ? f.access_size("size") : 8;
+        (void)f.data(spec.key, size);
+        break;
+    }
+    case Kind::Flags: (void)f.memslot_flags(spec.key); break;
+    case Kind::Cap: (void)f.cap(spec.key); break;
+    case Kind::Args: (void)f.args(spec.key); break;
+    case Kind::Prot: (void)f.prot(spec.key); break;
+    case Kind::StrList: (void)f.string_list(spec.key); break;
+    case Kind::NumList: (void)f.number_list(spec.key); break;
+    }
+}
+
+// Checks an expectation's shape: numbers parse, names are known, keys are the contract's.
+void check_expect(const nlohmann::json& e, const std::string& op, const std::string& path) {
+    auto check_errno = [&](const nlohmann::json& v, const std::string& p) {
+        if (!v.is_string() || !errno_from_string(v.get<std::string>()))
+            throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
+    };
+    const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison";
+    if (ioctl && op != "KVM_GET_DIRTY_LOG") {
+        if (e.is_string()) return check_errno(e, path);
+        (void)parse_number(e, path);
+        return;
+    }
+    if (e.is_string()) return check_errno(e, path);
+    check_keys(e, path, {"data", "exit", "mmio", "errno", "memory_fault", "signal", "exception", "dirty_pages", "hva", "nr_pages",
+                         "writable", "pfn", "error", "ret"});
+    for (const char* k : {"data", "hva", "nr_pages", "pfn"})
+        if (e.contains(k)) (void)parse_number(e.at(k), path + "/" + k);
+    if (e.contains("errno")) check_errno(e.at("errno"), path + "/errno");
+    if (e.contains("ret") && !e.at("ret").is_string()) (void)parse_number(e.at("ret"), path + "/ret");
+    if (e.contains("ret") && e.at("ret").is_string()) check_errno(e.at("ret"), path + "/ret");
+    if (e.contains("exit") && (!e.at("exit").is_string() || !exit_from_string(e.at("exit").get<std::string>())))
+        throw ScenarioError(path + "/exit", "expected an exit name such as \"KVM_EXIT_MMIO\", got " + e.at("exit").dump());
+    if (e.contains("writable") && !e.at("writable").is_boolean()) throw ScenarioError(path + "/writable", "expected true or false");
+    if (e.contains("mmio")) {
+        const auto& m = e.at("mmio");
+        check_keys(m, path + "/mmio", {"phys_addr", "len", "is_write", "data"});
+        for (const char* k : {"phys_addr", "len", "data"})
+            if (m.contains(k)) (void)parse_number(m.at(k), path + "/mmio/" + k);
+        if (m.contains("is_write") && !m.at("is_write").is_boolean()) throw ScenarioError(path + "/mmio/is_write", "expected true or false");
+    }
+    if (e.contains("memory_fault")) {
+        check_keys(e.at("memory_fault"), path + "/memory_fault", {"gpa", "size", "flags"});
+        for (const auto& [k, v] : e.at("memory_fault").items()) (void)parse_number(v, path + "/memory_fault/" + k);
+    }
+    if (e.contains("exception")) {
+        check_keys(e.at("exception"), path + "/exception", {"vector", "error_code", "cr2"});
+        for (const auto& [k, v] : e.at("exception").items())
+            if (!(k == "vector" && v.is_string())) (void)parse_number(v, path + "/exception/" + k);
+    }
+    if (e.contains("dirty_pages")) {
+        const auto& d = e.at("dirty_pages");
+        if (!d.is_array()) throw ScenarioError(path + "/dirty_pages", "expected a list of page indexes");
+        for (std::size_t i = 0; i < d.size(); ++i) (void)parse_number(d[i], path + "/dirty_pages/" + std::to_string(i));
+    }
+}
+
+}  // namespace
+
+const nlohmann::json* Step::expectation(const std::string& profile) const {
+    if (auto it = expect_on.find(profile); it != expect_on.end()) return &it->second;
+    return expect ? &*expect : nullptr;
+}
+
+Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
+    Scenario s;
+    s.file = file;
+    check_keys(doc, "", {"name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"});
+    s.name = str_field(doc, "name", "", true);
+    s.description = str_field(doc, "description", "", true);
+    s.arch = str_field(doc, "arch", "", false, "x86_64");
+    if (s.arch != "x86_64") throw ScenarioError("/arch", "this kvmsim models x86_64 only so far, got \"" + s.arch + "\"");
+
+    auto check_profile = [](const std::string& name, const std::string& path) {
+        if (!find_profile(name)) {
+            std::string list;
+            for (const auto& p : all_profiles()) list += (list.empty() ? "" : ", ") + std::string(p.name);
+            throw ScenarioError(path, "unknown kernel profile \"" + name + "\" (known: " + list + ")");
+        }
+    };
+    if (doc.contains("kernels")) {
+        const auto& ks = doc.at("kernels");
+        if (!ks.is_array() || ks.empty()) throw ScenarioError("/kernels", "expected a non-empty list of profile names");
+        for (std::size_t i = 0; i < ks.size(); ++i) {
+            const std::string p = "/kernels/" + std::to_string(i);
+            if (!ks[i].is_string()) throw ScenarioError(p, "expected a profile name");
+            check_profile(ks[i].get<std::string>(), p);
+            s.kernels.push_back(ks[i].get<std::string>());
+        }
+    } else {
+        s.kernels.push_back(str_field(doc, "kernel", "", false, "mainline"));
+        check_profile(s.kernels.back(), "/kernel");
+    }
+    if (doc.contains("patches")) {
+        const auto& p = doc.at("patches");
+        check_keys(p, "/patches", {"apply", "revert"});
+        for (const char* which : {"apply", "revert"}) {
+            if (!p.contains(which)) continue;
+            if (!p.at(which).is_array()) throw ScenarioError(std::string("/patches/") + which, "expected a list of patch names");
+            for (std::size_t i = 0; i < p.at(which).size(); ++i) {
+                const std::string path = std::string("/patches/") + which + "/" + std::to_string(i);
+                const auto& v = p.at(which)[i];
+                if (!v.is_string() || !patch_from_name(v.get<std::string>()))
+                    throw ScenarioError(path, "unknown patch " + v.dump() + " (kvmsim profiles lists them)");
+                (std::string(which) == "apply" ? s.apply : s.revert).push_back(v.get<std::string>());
+            }
+        }
+    }
+    if (doc.contains("vm")) {
+        const auto& vm = doc.at("vm");
+        check_keys(vm, "/vm", {"type", "platform"});
+        s.vm_type = str_field(vm, "type", "/vm", false, "default");
+        s.platform = str_field(vm, "platform", "/vm", false, "vmx");
+        if (!vm_type_from_string(s.vm_type)) throw ScenarioError("/vm/type", "unknown VM type \"" + s.vm_type + "\" (default, sev-es, snp, tdx)");
+        if (!platform_from_string(s.platform)) throw ScenarioError("/vm/platform", "unknown platform \"" + s.platform + "\" (vmx, svm, vmx-shadow, pvm)");
+    }
+    if (doc.contains("host")) {
+        const auto& host = doc.at("host");
+        check_keys(host, "/host", {"mmap"});
+        if (host.contains("mmap")) {
+            const auto& maps = host.at("mmap");
+            if (!maps.is_array()) throw ScenarioError("/host/mmap", "expected a list of mappings");
+            for (std::size_t i = 0; i < maps.size(); ++i) {
+                const std::string path = "/host/mmap/" + std::to_string(i);
+                check_keys(maps[i], path, {"name", "hva", "size", "prot", "flags"});
+                HostMapping m;
+                m.name = str_field(maps[i], "name", path, true);
+                if (!maps[i].contains("hva")) throw ScenarioError(path, "missing required key \"hva\"");
+                if (!maps[i].contains("size")) throw ScenarioError(path, "missing required key \"size\"");
+                m.hva = parse_number(maps[i].at("hva"), path + "/hva");
+                m.size = parse_number(maps[i].at("size"), path + "/size");
+                m.prot = str_field(maps[i], "prot", path, false, "rw");
+                (void)parse_prot(m.prot, path + "/prot");
+                if (maps[i].contains("flags")) {
+                    const auto& fl = maps[i].at("flags");
+                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\"");
+                    for (std::size_t j = 0; j < fl.size(); ++j) {
+                        if (!fl[j].is_string() || (fl[j] != "shared" && fl[j] != "pfnmap"))
+                            throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\" or \"pfnmap\", got " + fl[j].dump());
+                        m.flags.push_back(fl[j].get<std::string>());
+                    }
+                }
+                if (!s.names.emplace(m.name, m.hva).second) throw ScenarioError(path + "/name", "mapping name \"" + m.name + "\" used twice");
+                s.mmaps.push_back(std::move(m));
+            }
+        }
+    }
+
+    if (!doc.contains("steps")) throw ScenarioError("", "missing required key \"steps\"");
+    const auto& steps = doc.at("steps");
+    if (!steps.is_array()) throw ScenarioError("/steps", "expected a list of steps");
+    if (steps.size() > kMaxSteps) throw ScenarioError("/steps", "at most " + std::to_string(kMaxSteps) + " steps, got " + std::to_string(steps.size()));
+    // host_mmap steps name mappings too; collect their names before checking any address.
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (steps[i].is_object() && steps[i].value("op", "") == "host_mmap" && steps[i].contains("name") && steps[i].at("name").is_string() &&
+            steps[i].contains("hva"))
+            s.names.emplace(steps[i].at("name").get<std::string>(), parse_number(steps[i].at("hva"), "/steps/" + std::to_string(i) + "/hva"));
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        Step st;
+        st.index = i;
+        st.path = "/steps/" + std::to_string(i);
+        const auto& raw = steps[i];
+        if (!raw.is_object()) throw ScenarioError(st.path, "expected a step object");
+        st.op = str_field(raw, "op", st.path, true);
+        const OpSpec* spec = nullptr;
+        for (const OpSpec& o : op_specs())
+            if (st.op == o.op) spec = &o;
+        if (!spec) {
+            std::string list;
+            for (const OpSpec& o : op_specs()) list += (list.empty() ? "" : ", ") + std::string(o.op);
+            throw ScenarioError(st.path + "/op", "unknown op \"" + st.op + "\" (expected one of: " + list + ")");
+        }
+        std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
+        for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
+        check_keys(raw, st.path, allowed);
+        st.fields = raw;
+        StepFields fields(st, s);
+        for (const FieldSpec& f : spec->fields) {
+            if (!raw.contains(f.key)) {
+                if (f.required) throw ScenarioError(st.path, "step \"" + st.op + "\" needs the field \"" + f.key + "\"");
+                continue;
+            }
+            check_field(fields, f, raw);
+        }
+        if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
+            throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
+                                                     "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");
+        if (raw.contains("expect")) {
+            check_expect(raw.at("expect"), st.op, st.path + "/expect");
+            st.expect = raw.at("expect");
+        }
+        if (raw.contains("expect_on")) {
+            const auto& eo = raw.at("expect_on");
+            if (!eo.is_object()) throw ScenarioError(st.path + "/expect_on", "expected an object of profile name -> expectation");
+            for (const auto& [profile, e] : eo.items()) {
+                check_profile(profile, st.path + "/expect_on/" + profile);
+                check_expect(e, st.op, st.path + "/expect_on/" + profile);
+                st.expect_on.emplace(profile, e);
+            }
+        }
+        s.steps.push_back(std::move(st));
+    }
+    return s;
+}
+
+Scenario load_scenario(const std::string& file) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    if (ec) throw ScenarioError("", "cannot read the file: " + ec.message());
+    if (size > kMaxFileBytes) throw ScenarioError("", "file larger than " + std::to_string(kMaxFileBytes) + " bytes");
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw ScenarioError("", "cannot open the file");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(buf.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        throw ScenarioError("", std::string("not valid JSON: ") + e.what());
+    }
+    return parse_scenario(doc, file);
+}
+
+}  // namespace kvmsim::sim

@@ -1,0 +1,57 @@
+// A scenario file parsed and checked against the contract (shared/scenario-format.md, docs/scenarios.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "value.h"
+
+namespace kvmsim::sim {
+
+inline constexpr std::size_t kMaxSteps = 200000;
+inline constexpr std::uintmax_t kMaxFileBytes = 16u << 20;
+
+struct Step {
+    std::size_t index = 0;
+    std::string op;
+    std::string path;  // JSON path, "/steps/3"
+    nlohmann::json fields;
+    std::optional<nlohmann::json> expect;
+    std::map<std::string, nlohmann::json> expect_on;
+
+    // The expectation for a profile: expect_on[profile] if present, else expect.
+    [[nodiscard]] const nlohmann::json* expectation(const std::string& profile) const;
+};
+
+struct HostMapping {
+    std::string name;
+    std::uint64_t hva = 0;
+    std::uint64_t size = 0;
+    std::string prot;
+    std::vector<std::string> flags;
+};
+
+struct Scenario {
+    std::string file;
+    std::string name;
+    std::string description;
+    std::string arch = "x86_64";
+    std::vector<std::string> kernels;
+    std::vector<std::string> apply;
+    std::vector<std::string> revert;
+    std::string vm_type = "default";
+    std::string platform = "vmx";
+    std::vector<HostMapping> mmaps;
+    std::map<std::string, std::uint64_t> names;  // mapping name -> hva, from host.mmap and host_mmap steps
+    std::vector<Step> steps;
+};
+
+// Reads, parses and validates; throws ScenarioError naming file, JSON path and expectation.
+Scenario load_scenario(const std::string& file);
+Scenario parse_scenario(const nlohmann::json& doc, const std::string& file);
+
+}  // namespace kvmsim::sim

@@ -1,0 +1,231 @@
+// kvmsim: run, explain and validate scenarios against the kernel model; list profiles.
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "model/profile/profile.h"
+#include "sim/runner.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using namespace kvmsim;
+using namespace kvmsim::sim;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
+
+// Files named on the command line, folders searched for *.json, in a stable order.
+std::vector<std::string> collect(const std::vector<std::string>& paths, bool& missing) {
+    std::vector<std::string> files;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (const auto& e : fs::recursive_directory_iterator(p, ec))
+                if (e.is_regular_file() && e.path().extension() == ".json") found.push_back(e.path().string());
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::exists(p, ec)) {
+            files.push_back(p);
+        } else {
+            std::cerr << p << ": no such file or folder\n";
+            missing = true;
+        }
+    }
+    return files;
+}
+
+void check_patch_names(const std::vector<std::string>& names) {
+    for (const auto& n : names)
+        if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+    po::options_description desc("kvmsim run [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
+                                 "Runs every scenario (files, or folders of *.json) and checks its expectations.\n"
+                                 "Exit 0: all held; 1: some failed; 2: bad input or usage");
+    std::optional<std::string> kernel;
+    std::vector<std::string> apply, revert, paths;
+    desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "run against this profile instead of the scenario's")(
+        "apply", po::value(&apply)->composing(), "apply a patch toggle on top of the profile (repeatable)")(
+        "revert", po::value(&revert)->composing(), "revert a patch toggle (repeatable)")("json", "print the results as JSON")(
+        "path", po::value(&paths), "scenario files or folders");
+    po::positional_options_description pos;
+    pos.add("path", -1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
+    if (paths.empty()) throw po::error("no scenario given");
+    if (vm.count("kernel")) {
+        kernel = vm["kernel"].as<std::string>();
+        if (!find_profile(*kernel)) throw po::error("unknown kernel profile \"" + *kernel + "\"");
+    }
+    check_patch_names(apply);
+    check_patch_names(revert);
+    const bool json = vm.count("json") > 0;
+
+    bool bad_input = false;
+    std::size_t passed = 0, failed = 0;
+    nlohmann::json out = nlohmann::json::array();
+    auto backend = make_model_backend();
+    for (const auto& file : collect(paths, bad_input)) {
+        Scenario s;
+        try {
+            s = load_scenario(file);
+        } catch (const ScenarioError& e) {
+            std::cerr << file << ": " << e.what() << "\n";
+            bad_input = true;
+            if (json) out.push_back({{"file", file}, {"error", e.what()}});
+            continue;
+        }
+        const auto runs = run_scenario(s, *backend, {kernel, apply, revert, false});
+        std::size_t fails = 0;
+        nlohmann::json jf = {{"file", file}, {"name", s.name}, {"kernels", nlohmann::json::array()}};
+        for (const auto& run : runs) fails += run.failures();
+        if (!json) std::cout << (fails ? "FAIL " : "PASS ") << file << "\n";
+        for (const auto& run : runs) {
+            nlohmann::json jk = {{"kernel", run.profile}, {"failures", nlohmann::json::array()}};
+            if (run.setup_error) {
+                if (!json) std::cout << "  [" << run.profile << "] setup: " << *run.setup_error << "\n";
+                jk["failures"].push_back({{"setup", *run.setup_error}});
+            }
+            for (const auto& st : run.steps) {
+                if (!st.difference) continue;
+                if (!json)
+                    std::cout << "  [" << run.profile << "] step " << st.step->index << " (" << st.step->op << "): " << *st.difference << "\n";
+                jk["failures"].push_back({{"step", st.step->index}, {"op", st.step->op}, {"expected", st.expected}, {"actual", st.actual},
+                                          {"difference", *st.difference}});
+            }
+            jf["kernels"].push_back(jk);
+        }
+        out.push_back(jf);
+        fails ? ++failed : ++passed;
+    }
+    if (json) std::cout << out.dump(2) << "\n";
+    else std::cout << passed << " passed, " << failed << " failed\n";
+    if (bad_input) return kExitBadInput;
+    return failed ? kExitFailed : kExitOk;
+}
+
+int cmd_explain(const std::vector<std::string>& args) {
+    po::options_description desc("kvmsim explain [--kernel P] FILE\n"
+                                 "Runs one scenario and shows, for each step, the kernel functions it went through and why it ended as it did");
+    std::vector<std::string> paths;
+    std::optional<std::string> kernel;
+    desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "explain the run against this profile")("path", po::value(&paths), "scenario file");
+    po::positional_options_description pos;
+    pos.add("path", -1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
+    if (paths.size() != 1) throw po::error("explain takes exactly one scenario file");
+    if (vm.count("kernel")) {
+        kernel = vm["kernel"].as<std::string>();
+        if (!find_profile(*kernel)) throw po::error("unknown kernel profile \"" + *kernel + "\"");
+    }
+    Scenario s;
+    try {
+        s = load_scenario(paths[0]);
+    } catch (const ScenarioError& e) {
+        std::cerr << paths[0] << ": " << e.what() << "\n";
+        return kExitBadInput;
+    }
+    std::cout << s.name << "\n\n" << s.description << "\n";
+    auto backend = make_model_backend();
+    std::size_t fails = 0;
+    for (const auto& run : run_scenario(s, *backend, {kernel, {}, {}, true})) {
+        std::cout << "\n=== kernel " << run.profile << " (platform " << s.platform << ") ===\n";
+        if (run.setup_error) std::cout << "setup refused: " << *run.setup_error << "\n";
+        for (const auto& st : run.steps) {
+            std::cout << "\nstep " << st.step->index << ": " << st.step->op << "\n";
+            for (const auto& ev : st.trace) std::cout << "    " << ev.function << ": " << ev.detail << "\n";
+            std::cout << "  -> " << render(st.actual) << "\n";
+            if (!st.expected.is_null()) std::cout << (st.difference ? "  MISMATCH: " + *st.difference : std::string("  as expected")) << "\n";
+        }
+        fails += run.failures();
+    }
+    return fails ? kExitFailed : kExitOk;
+}
+
+int cmd_validate(const std::vector<std::string>& args) {
+    po::options_description desc("kvmsim validate PATH...\nChecks scenarios against the format without running them");
+    std::vector<std::string> paths;
+    desc.add_options()("help,h", "this help")("path", po::value(&paths), "scenario files or folders");
+    po::positional_options_description pos;
+    pos.add("path", -1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
+    if (paths.empty()) throw po::error("no scenario given");
+    bool bad = false;
+    for (const auto& file : collect(paths, bad)) {
+        try {
+            (void)load_scenario(file);
+            std::cout << "ok " << file << "\n";
+        } catch (const ScenarioError& e) {
+            std::cerr << file << ": " << e.what() << "\n";
+            bad = true;
+        }
+    }
+    return bad ? kExitBadInput : kExitOk;
+}
+
+int cmd_profiles() {
+    std::cout << "Profiles:\n";
+    for (const auto& p : all_profiles()) {
+        std::cout << "  " << p.name << ": " << p.description << "\n    patches:";
+        const Profile prof = *find_profile(p.name);
+        for (const auto& patch : all_patches())
+            if (prof.has(patch.patch)) std::cout << " " << patch.name;
+        std::cout << "\n";
+    }
+    std::cout << "\nPatches (toggle with --apply / --revert or a scenario's \"patches\"):\n";
+    for (const auto& patch : all_patches()) {
+        std::cout << "  " << patch.name << " [" << patch.release << (patch.commit.empty() ? "" : ", " + std::string(patch.commit)) << "]\n"
+                  << "    \"" << patch.subject << "\"\n    " << patch.what << "\n";
+    }
+    return kExitOk;
+}
+
+void usage(std::ostream& os) {
+    os << "usage: kvmsim <command> [options]\n\n"
+          "commands:\n"
+          "  run       run scenarios and check their expectations\n"
+          "  explain   run one scenario and show each step's path through the kernel\n"
+          "  validate  check scenarios against the format\n"
+          "  profiles  list kernel profiles and patch toggles\n\n"
+          "kvmsim <command> --help shows a command's options.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(std::cerr);
+        return kExitBadInput;
+    }
+    const std::string cmd = argv[1];
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+        if (cmd == "run") return cmd_run(args);
+        if (cmd == "explain") return cmd_explain(args);
+        if (cmd == "validate") return cmd_validate(args);
+        if (cmd == "profiles") return cmd_profiles();
+        if (cmd == "--help" || cmd == "-h" || cmd == "help") return usage(std::cout), kExitOk;
+        std::cerr << "kvmsim: unknown command \"" << cmd << "\"\n";
+        usage(std::cerr);
+        return kExitBadInput;
+    } catch (const po::error& e) {
+        std::cerr << "kvmsim " << cmd << ": " << e.what() << "\n";
+        return kExitBadInput;
+    } catch (const std::exception& e) {
+        std::cerr << "kvmsim: internal error: " << e.what() << "\n";
+        return 3;
+    }
+}
