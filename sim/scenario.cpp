@@ -297,9 +297,23 @@ Scenario load_scenario(const std::string& file) {
     if (!in) throw ScenarioError("", "cannot open the file");
     std::stringstream buf;
     buf << in.rdbuf();
+    // nlohmann's parser recurses per nesting level: refuse absurd depth before parsing.
+    const std::string text = buf.str();
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') in_string = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > 64) throw ScenarioError("", "JSON nested deeper than 64 levels");
+        } else if (c == '}' || c == ']') --depth;
+    }
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(buf.str());
+        doc = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         throw ScenarioError("", std::string("not valid JSON: ") + e.what());
     }

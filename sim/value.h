@@ -15,7 +15,8 @@ namespace kvmsim::sim {
 // Bad scenario input: file, JSON path and what was expected.
 class ScenarioError : public std::runtime_error {
 public:
-    ScenarioError(const std::string& path, const std::string& what) : std::runtime_error(path + ": " + what), path_(path) {}
+    ScenarioError(const std::string& path, const std::string& what)
+        : std::runtime_error((path.empty() ? std::string("(document)") : path) + ": " + what), path_(path) {}
     [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
