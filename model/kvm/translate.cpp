@@ -32,10 +32,12 @@ HvaLookup gfn_to_hva_many_inner(const kvm& kvm, const kvm_memory_slot* slot, Gfn
         kvm.profile().has(Patch::HideMemslotInvalid) ? memflag::Invalid : memflag::InvalidBeforeFlagsCheck;
     if (!slot || (slot->flags & invalid)) {
         r.error = HvaError::Bad;
+        r.hva = KVM_HVA_ERR_BAD_VALUE;
     } else if (kvm.profile().has(Patch::ReadonlyMemslot) && memslot_is_readonly(*slot) && flags.write) {
         // The one place a read-only slot refuses a write translation; every write path
         // (kvm_write_guest, the MMU's faultin) inherits the refusal from here.
         r.error = HvaError::RoBad;
+        r.hva = KVM_HVA_ERR_RO_BAD_VALUE;
     } else {
         r.nr_pages = slot->npages - (gfn.value() - slot->base_gfn.value());
         r.hva = slot->userspace_addr + (gfn.value() - slot->base_gfn.value()) * PAGE_SIZE;

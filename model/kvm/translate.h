@@ -21,8 +21,14 @@ enum class HvaError {
     RoBad,  // KVM_HVA_ERR_RO_BAD: a write translation of a read-only slot
 };
 
+// KVM_HVA_ERR_BAD is PAGE_OFFSET and KVM_HVA_ERR_RO_BAD the page after it (kvm_host.h): the
+// x86-64 4-level PAGE_OFFSET without KASLR, which randomises it on real hosts.
+inline constexpr std::uint64_t kPageOffset = 0xffff888000000000ULL;
+inline constexpr Hva KVM_HVA_ERR_BAD_VALUE{kPageOffset};
+inline constexpr Hva KVM_HVA_ERR_RO_BAD_VALUE{kPageOffset + PAGE_SIZE};
+
 struct HvaLookup {
-    Hva hva;
+    Hva hva;  // on error, the error value the kernel returns in its place
     std::optional<HvaError> error;
     std::uint64_t nr_pages = 0;  // pages from gfn to the end of the slot
     bool writable = false;       // the *writable out-value of the _prot variants

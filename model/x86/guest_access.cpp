@@ -115,7 +115,8 @@ GuestAccessResult x86_guest_access(kvm& kvm, kvm_vcpu& vcpu, const PlatformOptio
             break;
         case PfnError::Hwpoison: {
             // kvm_send_hwpoison_signal(): SIGBUS BUS_MCEERR_AR at the page's hva, then the fault
-            // is retried and the pending signal makes KVM_RUN return -EINTR.
+            // is retried and the pending signal makes KVM_RUN return -EINTR. It looks the hva up
+            // with a write translation, so for a read-only slot si_addr is KVM_HVA_ERR_RO_BAD.
             VcpuEvent ev;
             ev.kind = VcpuEvent::Kind::Signal;
             ev.signal = Signal::Sigbus;
