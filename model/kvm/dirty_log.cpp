@@ -18,7 +18,7 @@ DirtyLog kvm::get_dirty_log(std::uint32_t slot_field) {
     }
     DirtyLog log{KvmResult::ok(), slot->dirty_bitmap};
     // Without manual protection the ioctl takes the bits: each read returns what was dirtied since.
-    if (!(manual_dirty_log_protect_ & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) std::fill(slot->dirty_bitmap.begin(), slot->dirty_bitmap.end(), 0);
+    if (!(manual_dirty_log_protect_ & dirtylog::ManualProtectEnable)) std::fill(slot->dirty_bitmap.begin(), slot->dirty_bitmap.end(), 0);
     return log;
 }
 

@@ -25,7 +25,7 @@ long kvm::check_extension(Cap cap, CheckOn on) const {
         if (!profile_.has(Patch::MultiAddressSpace) || arch_->nr_memslot_as_ids(profile_) < 2) return 0;
         return arch_->nr_memslot_as_ids(profile_);
     case Cap::ManualDirtyLogProtect2:
-        return profile_.has(Patch::ClearDirtyLog) ? (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET) : 0;
+        return profile_.has(Patch::ClearDirtyLog) ? (dirtylog::ManualProtectEnable | dirtylog::InitiallySet) : 0;
     default:
         return arch_->check_extension(profile_, cap, vm_fd).value_or(0);
     }
@@ -34,8 +34,8 @@ long kvm::check_extension(Cap cap, CheckOn on) const {
 // models kvm_vm_ioctl_enable_cap_generic(), virt/kvm/kvm_main.c
 KvmResult kvm::enable_cap(Cap cap, std::uint32_t flags, const std::array<std::uint64_t, 4>& args) {
     if (cap == Cap::ManualDirtyLogProtect2 && profile_.has(Patch::ClearDirtyLog)) {
-        std::uint64_t allowed = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
-        if (args[0] & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) allowed |= KVM_DIRTY_LOG_INITIALLY_SET;
+        std::uint64_t allowed = dirtylog::ManualProtectEnable;
+        if (args[0] & dirtylog::ManualProtectEnable) allowed |= dirtylog::InitiallySet;
         if (flags || (args[0] & ~allowed)) return KvmResult::error(Errno::Einval);
         manual_dirty_log_protect_ = args[0];
         return KvmResult::ok();
@@ -111,7 +111,7 @@ KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot
 // kvm_prepare_memory_region().
 void kvm::alloc_dirty_bitmap(kvm_memory_slot& slot) const {
     slot.dirty_bitmap.assign((slot.npages + 63) / 64, 0);
-    if ((manual_dirty_log_protect_ & KVM_DIRTY_LOG_INITIALLY_SET) && !slot.dirty_bitmap.empty()) {
+    if ((manual_dirty_log_protect_ & dirtylog::InitiallySet) && !slot.dirty_bitmap.empty()) {
         for (std::uint64_t i = 0; i < slot.npages; ++i) slot.dirty_bitmap[i / 64] |= std::uint64_t{1} << (i % 64);
     }
 }

@@ -37,8 +37,10 @@ struct kvm_vcpu {
 };
 
 // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 options (include/uapi/linux/kvm.h)
-inline constexpr std::uint64_t KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE = 1u << 0;
-inline constexpr std::uint64_t KVM_DIRTY_LOG_INITIALLY_SET = 1u << 1;
+namespace dirtylog {
+inline constexpr std::uint64_t ManualProtectEnable = 1u << 0;  // dirtylog::ManualProtectEnable
+inline constexpr std::uint64_t InitiallySet = 1u << 1;         // dirtylog::InitiallySet
+}  // namespace dirtylog
 
 // Which fd a KVM_CHECK_EXTENSION goes to: /dev/kvm (kvm == NULL in the kernel) or the VM.
 enum class CheckOn { SystemFd, VmFd };
