@@ -105,7 +105,14 @@ std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const R
         for (const Step& step : s.steps) {
             StepReport rep;
             rep.step = &step;
-            StepResult res = backend.run(step);
+            StepResult res;
+            try {
+                res = backend.run(step);
+            } catch (const ScenarioError& e) {
+                rep.difference = std::string("step cannot run: ") + e.what();
+                run.steps.push_back(std::move(rep));
+                continue;
+            }
             rep.actual = std::move(res.actual);
             rep.trace = std::move(res.trace);
             rep.skipped = res.skipped;

@@ -105,6 +105,10 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         (void)parse_number(e, path);
         return;
     }
+    if (op == "host_write" && e.is_number()) return (void)parse_number(e, path);
+    if (op == "guest_read" || op == "guest_write") {
+        if (!e.is_object()) throw ScenarioError(path, "a guest access expects an object such as {\"data\": ...} or {\"errno\": \"EFAULT\"}, got " + e.dump());
+    }
     if (e.is_string()) return check_errno(e, path);
     check_keys(e, path, {"data", "exit", "mmio", "errno", "memory_fault", "signal", "exception", "dirty_pages", "hva", "nr_pages",
                          "writable", "pfn", "error", "ret"});

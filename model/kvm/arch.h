@@ -25,6 +25,8 @@ public:
     [[nodiscard]] virtual unsigned mem_slots_num(const Profile& profile) const = 0;
     // kvm_arch_nr_memslot_as_ids()
     [[nodiscard]] virtual unsigned nr_memslot_as_ids(const Profile& profile) const = 0;
+    // KVM_MAX_NR_ADDRESS_SPACES as compiled (the /dev/kvm answer of KVM_CAP_MULTI_ADDRESS_SPACE)
+    [[nodiscard]] virtual unsigned max_nr_address_spaces(const Profile& profile) const = 0;
     // kvm_arch_has_readonly_mem()
     [[nodiscard]] virtual bool has_readonly_mem(const Profile& profile) const = 0;
     // kvm_vm_ioctl_check_extension(): the arch's answer, or nullopt to fall through to 0.

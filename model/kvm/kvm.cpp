@@ -22,8 +22,8 @@ long kvm::check_extension(Cap cap, CheckOn on) const {
         return arch_->user_mem_slots(profile_);
     case Cap::MultiAddressSpace:
         // Compiled only where the arch has more than one address space (x86 with SMM).
-        if (!profile_.has(Patch::MultiAddressSpace) || arch_->nr_memslot_as_ids(profile_) < 2) return 0;
-        return arch_->nr_memslot_as_ids(profile_);
+        if (arch_->max_nr_address_spaces(profile_) < 2) return 0;
+        return vm_fd ? arch_->nr_memslot_as_ids(profile_) : arch_->max_nr_address_spaces(profile_);
     case Cap::ManualDirtyLogProtect2:
         return profile_.has(Patch::ClearDirtyLog) ? (dirtylog::ManualProtectEnable | dirtylog::InitiallySet) : 0;
     default:

@@ -24,6 +24,11 @@ unsigned X86Arch::nr_memslot_as_ids(const Profile& profile) const {
     return type_ == VmType::Default ? 2 : 1;
 }
 
+// KVM_MAX_NR_ADDRESS_SPACES: 2 when CONFIG_KVM_SMM gives x86 its SMM address space.
+unsigned X86Arch::max_nr_address_spaces(const Profile& profile) const {
+    return profile.has(Patch::MultiAddressSpace) && options_.smm_address_space ? 2 : 1;
+}
+
 // kvm_arch_has_readonly_mem(), arch/x86/include/asm/kvm_host.h: a VM whose register state is
 // protected (SEV-ES, SNP, TDX) cannot have its trapped writes emulated.
 bool X86Arch::has_readonly_mem(const Profile&) const { return !has_protected_state(); }

@@ -13,6 +13,7 @@ public:
     [[nodiscard]] unsigned user_mem_slots(const Profile& profile) const override;
     [[nodiscard]] unsigned mem_slots_num(const Profile& profile) const override;
     [[nodiscard]] unsigned nr_memslot_as_ids(const Profile& profile) const override;
+    [[nodiscard]] unsigned max_nr_address_spaces(const Profile& profile) const override;
     [[nodiscard]] bool has_readonly_mem(const Profile& profile) const override;
     [[nodiscard]] std::optional<long> check_extension(const Profile& profile, Cap cap, bool vm_fd) const override;
     [[nodiscard]] KvmResult prepare_memory_region(const Profile& profile, const kvm_memory_slot* old,
