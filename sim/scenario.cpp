@@ -240,7 +240,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     if (steps.size() > kMaxSteps) throw ScenarioError("/steps", "at most " + std::to_string(kMaxSteps) + " steps, got " + std::to_string(steps.size()));
     // host_mmap steps name mappings too; collect their names before checking any address.
     for (std::size_t i = 0; i < steps.size(); ++i) {
-        if (steps[i].is_object() && steps[i].value("op", "") == "host_mmap" && steps[i].contains("name") && steps[i].at("name").is_string() &&
+        if (steps[i].is_object() && steps[i].contains("op") && steps[i].at("op") == "host_mmap" && steps[i].contains("name") && steps[i].at("name").is_string() &&
             steps[i].contains("hva"))
             s.names.emplace(steps[i].at("name").get<std::string>(), parse_number(steps[i].at("hva"), "/steps/" + std::to_string(i) + "/hva"));
     }

@@ -20,8 +20,9 @@ unsigned X86Arch::mem_slots_num(const Profile& profile) const {
 // kvm_arch_nr_memslot_as_ids(), arch/x86/include/asm/kvm_host.h
 unsigned X86Arch::nr_memslot_as_ids(const Profile& profile) const {
     if (!profile.has(Patch::MultiAddressSpace) || !options_.smm_address_space) return 1;
-    // VMs with private memory have no SMM address space.
-    return type_ == VmType::Default ? 2 : 1;
+    // VMs with private memory (SNP, TDX: kvm_arch_has_private_mem()) have no SMM address space;
+    // SEV-ES has protected state but no private memory, so it keeps two.
+    return (type_ == VmType::Snp || type_ == VmType::Tdx) ? 1 : 2;
 }
 
 // KVM_MAX_NR_ADDRESS_SPACES: 2 when CONFIG_KVM_SMM gives x86 its SMM address space.
