@@ -63,7 +63,7 @@ std::string render_at(const nlohmann::json& v, const std::string& key) {
         for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + render_at(v[i], "");
         return s + "]";
     }
-    if (v.is_number_unsigned() && kHexKeys.contains(key)) return hex_string(v.get<std::uint64_t>());
+    if (v.is_number_unsigned() && kHexKeys.contains(key)) return hex(v.get<std::uint64_t>());
     if (v.is_string()) return v.get<std::string>();
     return v.dump();
 }

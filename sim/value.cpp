@@ -35,12 +35,6 @@ std::optional<std::uint64_t> parse_text(const std::string& s) {
 
 }  // namespace
 
-std::string hex_string(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
 std::uint64_t parse_number(const nlohmann::json& v, const std::string& path, std::uint64_t max) {
     std::optional<std::uint64_t> value;
     if (v.is_number_unsigned()) value = v.get<std::uint64_t>();
@@ -50,7 +44,7 @@ std::uint64_t parse_number(const nlohmann::json& v, const std::string& path, std
     } else if (v.is_string()) value = parse_text(v.get<std::string>());
     else throw ScenarioError(path, "expected a number (integer, \"0x..\", decimal or size like \"4K\"), got " + v.dump());
     if (!value) throw ScenarioError(path, "expected a number (integer, \"0x..\", decimal or size like \"4K\"), got " + v.dump());
-    if (*value > max) throw ScenarioError(path, "number " + v.dump() + " does not fit the field (max " + hex_string(max) + ")");
+    if (*value > max) throw ScenarioError(path, "number " + v.dump() + " does not fit the field (max " + hex(max) + ")");
     return *value;
 }
 

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/trace.h"
+
 namespace kvmsim::sim {
 
 // Bad scenario input: file, JSON path and what was expected.
@@ -27,6 +29,5 @@ private:
 std::uint64_t parse_number(const nlohmann::json& v, const std::string& path, std::uint64_t max = ~std::uint64_t{0});
 // Parses "name", "name+off" or a number, with names resolved in `names`.
 std::uint64_t parse_hva(const nlohmann::json& v, const std::string& path, const std::map<std::string, std::uint64_t>& names);
-std::string hex_string(std::uint64_t v);
 
 }  // namespace kvmsim::sim

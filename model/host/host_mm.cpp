@@ -126,7 +126,6 @@ HostPage& HostMm::fault_in(Hva page) {
 GupResult HostMm::get_user_page(Hva hva, bool write) {
     const vm_area_struct* vma = find_vma(hva);
     if (!vma || vma->is_pfnmap()) return {std::nullopt, GupError::Fault};
-    if (!vma->prot.read && !vma->prot.write && !vma->prot.exec) return {std::nullopt, GupError::Fault};
     if (write ? !vma->prot.write : !vma->prot.read) return {std::nullopt, GupError::Fault};
     HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK));
     if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};

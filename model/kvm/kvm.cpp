@@ -91,15 +91,14 @@ KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot
         const bool was_logging = kvm_slot_dirty_track_enabled(*old);
         const bool logging = kvm_slot_dirty_track_enabled(*new_slot);
         // kvm_prepare_memory_region(): the old bitmap carries over while logging stays on.
-        if (logging && was_logging) old->dirty_bitmap.swap(new_slot->dirty_bitmap);
-        else if (logging) alloc_dirty_bitmap(*new_slot);
+        if (logging && !was_logging) alloc_dirty_bitmap(*old);
+        if (!logging) old->dirty_bitmap.clear();
         if (logging != was_logging) logging ? ++nr_memslots_dirty_logging_ : --nr_memslots_dirty_logging_;
         trace_.emit("kvm_set_memslot", [&] {
             return std::string(change == kvm_mr_change::Move ? "MOVE " : "FLAGS_ONLY ") + describe(*new_slot);
         });
         if (change == kvm_mr_change::Move) slots.move(*old, new_slot->base_gfn);
         old->flags = new_slot->flags;
-        old->dirty_bitmap = std::move(new_slot->dirty_bitmap);
         break;
     }
     }

@@ -90,7 +90,7 @@ public:
 private:
     KvmResult set_memory_region(const kvm_userspace_memory_region& mem);
     KvmResult set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot> new_slot, kvm_mr_change change);
-    [[nodiscard]] std::uint32_t valid_memslot_flags(const kvm_userspace_memory_region& mem) const;
+    [[nodiscard]] std::uint32_t valid_memslot_flags() const;
     void alloc_dirty_bitmap(kvm_memory_slot& slot) const;
 
     HostMm& mm_;

@@ -16,7 +16,7 @@ bool access_ok(std::uint64_t addr, std::uint64_t size) {
 }  // namespace
 
 // models check_memory_region_flags(), virt/kvm/kvm_main.c
-std::uint32_t kvm::valid_memslot_flags(const kvm_userspace_memory_region&) const {
+std::uint32_t kvm::valid_memslot_flags() const {
     std::uint32_t valid = memflag::LogDirtyPages;
     // The readonly-memslot patch added KVM_MEM_READONLY, behind kvm_arch_has_readonly_mem()
     // since VMs with protected state (SEV-ES, SNP, TDX) cannot emulate the trapped writes.
@@ -45,7 +45,7 @@ KvmResult kvm::set_memory_region(const kvm_userspace_memory_region& mem) {
         return KvmResult::error(e);
     };
 
-    if (profile_.has(Patch::FlagsCheck) && (mem.flags & ~valid_memslot_flags(mem)))
+    if (profile_.has(Patch::FlagsCheck) && (mem.flags & ~valid_memslot_flags()))
         return refuse(Errno::Einval, "check_memory_region_flags: flag outside the valid set");
 
     const bool multi_as = profile_.has(Patch::MultiAddressSpace);

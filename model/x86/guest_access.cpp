@@ -109,7 +109,6 @@ GuestAccessResult x86_guest_access(kvm& kvm, kvm_vcpu& vcpu, const PlatformOptio
         case PfnError::RoFault:
             // Do not cache the MMIO info of a write to a read-only slot as an MMIO spte:
             // later reads of the same gfn must still read memory. Emulate just this write.
-            if (!kvm.profile().has(Patch::ReadonlyMemslot)) return out;  // unreachable before the patch
             kvm.trace().emit("kvm_handle_error_pfn", [&] { return "gfn " + hex(gfn.value()) + ": KVM_PFN_ERR_RO_FAULT -> RET_PF_EMULATE"; });
             emulate = true;
             break;
