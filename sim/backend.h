@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct RunConfig {
     std::vector<std::string> apply;    // patches toggled on top of it
     std::vector<std::string> revert;
     bool trace = false;
+    // Runs the model on this platform instead of the scenario's (the host's, when comparing
+    // with the real kernel).
+    std::optional<std::string> platform;
 };
 
 struct StepResult {
@@ -34,8 +38,13 @@ public:
     // Sets up the VM and host mappings; throws ScenarioError if the setup itself is refused.
     virtual void start(const Scenario& scenario, const RunConfig& config) = 0;
     virtual StepResult run(const Step& step) = 0;
+    // What the user should know about the last start(): relocations, platform differences.
+    [[nodiscard]] virtual std::vector<std::string> notes() const { return {}; }
 };
 
 std::unique_ptr<Backend> make_model_backend();
+// The real /dev/kvm of this machine (x86_64); every step is skipped, with the reason, where it
+// cannot be used or cannot reproduce the scenario (another profile, arm64, pfnmap mappings).
+std::unique_ptr<Backend> make_kvm_backend();
 
 }  // namespace kvmsim::sim

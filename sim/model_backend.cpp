@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "fields.h"
+#include "outcome.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -26,39 +27,6 @@ MappingKind to_kind(const std::vector<std::string>& flags) {
     return MappingKind::Anonymous;
 }
 
-nlohmann::json event_json(const VcpuEvent& e) {
-    nlohmann::json j;
-    switch (e.kind) {
-    case VcpuEvent::Kind::Exit:
-        j["exit"] = std::string(to_string(e.exit));
-        if (e.exit == Exit::Mmio) {
-            nlohmann::json m = {{"phys_addr", e.mmio.phys_addr.value()}, {"len", e.mmio.len}, {"is_write", e.mmio.is_write}};
-            if (e.mmio.is_write) {
-                std::uint64_t d = 0;
-                std::memcpy(&d, e.mmio.data.data(), e.mmio.len);
-                m["data"] = d;
-            }
-            j["mmio"] = m;
-        }
-        break;
-    case VcpuEvent::Kind::RunError:
-        j["errno"] = std::string(to_string(e.error));
-        if (e.memory_fault) {
-            j["exit"] = "KVM_EXIT_MEMORY_FAULT";
-            j["memory_fault"] = {{"gpa", e.memory_fault->gpa.value()}, {"size", e.memory_fault->size}, {"flags", e.memory_fault->flags}};
-        }
-        break;
-    case VcpuEvent::Kind::Signal:
-        j["signal"] = std::string(to_string(e.signal));
-        j["hva"] = e.signal_addr.value();
-        break;
-    case VcpuEvent::Kind::Exception:
-        j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
-        break;
-    }
-    return j;
-}
-
 class ModelBackend final : public Backend {
 public:
     [[nodiscard]] std::string name() const override { return "model"; }
@@ -68,7 +36,7 @@ public:
         Profile profile = *find_profile(config.profile);
         for (const auto& p : config.apply) profile.apply(*patch_from_name(p));
         for (const auto& p : config.revert) profile.revert(*patch_from_name(p));
-        platform_ = *platform_from_string(scenario.platform);
+        platform_ = *platform_from_string(config.platform.value_or(scenario.platform));
         const VmType type = *vm_type_from_string(scenario.vm_type);
         if (!platform_supports(platform_, type))
             throw ScenarioError("/vm/type", "KVM_CREATE_VM: EINVAL: VM type \"" + scenario.vm_type + "\" is not supported on platform \"" + scenario.platform + "\"");
@@ -157,10 +125,7 @@ private:
         const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
         std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
         const GuestAccessResult res = x86_guest_access(*kvm_, *vcpu, platform_options(platform_), a);
-        nlohmann::json j = res.events.empty() ? nlohmann::json::object() : event_json(res.events.front());
-        if (res.completed && a.type == AccessType::Read) j["data"] = res.data;
-        if (res.completed && res.events.empty() && a.type == AccessType::Write) j["data"] = a.data;
-        return j;
+        return guest_access_json(res, a.type == AccessType::Write, a.data);
     }
 
     nlohmann::json host_access(const StepFields& f, bool write) {

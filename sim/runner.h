@@ -32,6 +32,7 @@ struct RunOptions {
     std::vector<std::string> apply;
     std::vector<std::string> revert;
     bool trace = false;
+    std::optional<std::string> platform;  // see RunConfig::platform
 };
 
 std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const RunOptions& options);

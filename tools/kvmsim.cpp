@@ -2,10 +2,13 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "model/profile/profile.h"
+#include "sim/diff.h"
+#include "sim/kvm/host_platform.h"
 #include "sim/runner.h"
 
 namespace po = boost::program_options;
@@ -44,12 +47,15 @@ void check_patch_names(const std::vector<std::string>& names) {
 }
 
 int cmd_run(const std::vector<std::string>& args) {
-    po::options_description desc("kvmsim run [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
+    po::options_description desc("kvmsim run [--backend model|kvm] [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
                                  "Runs every scenario (files, or folders of *.json) and checks its expectations.\n"
                                  "Exit 0: all held; 1: some failed; 2: bad input or usage");
     std::optional<std::string> kernel;
     std::vector<std::string> apply, revert, paths;
-    desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "run against this profile instead of the scenario's")(
+    std::string backend_name = "model";
+    desc.add_options()("help,h", "this help")("backend", po::value(&backend_name),
+                                               "model (default), or kvm: the real /dev/kvm of this machine; steps it cannot reproduce are skipped, with the reason")(
+        "kernel", po::value<std::string>(), "run against this profile instead of the scenario's")(
         "apply", po::value(&apply)->composing(), "apply a patch toggle on top of the profile (repeatable)")(
         "revert", po::value(&revert)->composing(), "revert a patch toggle (repeatable)")("json", "print the results as JSON")(
         "path", po::value(&paths), "scenario files or folders");
@@ -67,11 +73,12 @@ int cmd_run(const std::vector<std::string>& args) {
     check_patch_names(apply);
     check_patch_names(revert);
     const bool json = vm.count("json") > 0;
+    if (backend_name != "model" && backend_name != "kvm") throw po::error("unknown backend \"" + backend_name + "\" (model or kvm)");
 
     bool bad_input = false;
-    std::size_t passed = 0, failed = 0;
+    std::size_t passed = 0, failed = 0, steps_skipped = 0;
     nlohmann::json out = nlohmann::json::array();
-    auto backend = make_model_backend();
+    auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
     for (const auto& file : collect(paths, bad_input)) {
         Scenario s;
         try {
@@ -82,13 +89,27 @@ int cmd_run(const std::vector<std::string>& args) {
             if (json) out.push_back({{"file", file}, {"error", e.what()}});
             continue;
         }
-        const auto runs = run_scenario(s, *backend, {kernel, apply, revert, false});
+        RunOptions options;
+        options.kernel = kernel;
+        options.apply = apply;
+        options.revert = revert;
+        const auto runs = run_scenario(s, *backend, options);
         std::size_t fails = 0;
         nlohmann::json jf = {{"file", file}, {"name", s.name}, {"kernels", nlohmann::json::array()}};
         for (const auto& run : runs) fails += run.failures();
         if (!json) std::cout << (fails ? "FAIL " : "PASS ") << file << "\n";
+        if (!json)
+            for (const auto& note : backend->notes()) std::cout << "  note: " << note << "\n";
         for (const auto& run : runs) {
-            nlohmann::json jk = {{"kernel", run.profile}, {"failures", nlohmann::json::array()}};
+            nlohmann::json jk = {{"kernel", run.profile}, {"failures", nlohmann::json::array()}, {"skipped", nlohmann::json::array()}};
+            std::map<std::string, std::size_t> skips;
+            for (const auto& st : run.steps)
+                if (st.skipped) ++skips[st.skip_reason];
+            for (const auto& [why, n] : skips) {
+                steps_skipped += n;
+                if (!json) std::cout << "  [" << run.profile << "] " << n << " step(s) skipped: " << why << "\n";
+                jk["skipped"].push_back({{"steps", n}, {"reason", why}});
+            }
             if (run.setup_error) {
                 if (!json) std::cout << "  [" << run.profile << "] setup: " << *run.setup_error << "\n";
                 jk["failures"].push_back({{"setup", *run.setup_error}});
@@ -106,7 +127,7 @@ int cmd_run(const std::vector<std::string>& args) {
         fails ? ++failed : ++passed;
     }
     if (json) std::cout << out.dump(2) << "\n";
-    else std::cout << passed << " passed, " << failed << " failed\n";
+    else std::cout << passed << " passed, " << failed << " failed" << (steps_skipped ? ", " + std::to_string(steps_skipped) + " steps skipped" : "") << "\n";
     if (bad_input) return kExitBadInput;
     return failed ? kExitFailed : kExitOk;
 }
@@ -138,7 +159,10 @@ int cmd_explain(const std::vector<std::string>& args) {
     std::cout << s.name << "\n\n" << s.description << "\n";
     auto backend = make_model_backend();
     std::size_t fails = 0;
-    for (const auto& run : run_scenario(s, *backend, {kernel, {}, {}, true})) {
+    RunOptions options;
+    options.kernel = kernel;
+    options.trace = true;
+    for (const auto& run : run_scenario(s, *backend, options)) {
         std::cout << "\n=== kernel " << run.profile << " (platform " << s.platform << ") ===\n";
         if (run.setup_error) std::cout << "setup refused: " << *run.setup_error << "\n";
         for (const auto& st : run.steps) {
@@ -150,6 +174,74 @@ int cmd_explain(const std::vector<std::string>& args) {
         fails += run.failures();
     }
     return fails ? kExitFailed : kExitOk;
+}
+
+int cmd_diff(const std::vector<std::string>& args) {
+    po::options_description desc("kvmsim diff [--json] PATH...\n"
+                                 "Runs every scenario on the model and on this machine's /dev/kvm and prints each step where they\n"
+                                 "disagree. The model runs on the platform this host has (detected), whatever the scenario names.\n"
+                                 "Exit 0: no disagreement; 1: some; 2: bad input, usage, or no usable /dev/kvm (with --require-kvm)");
+    std::vector<std::string> paths;
+    desc.add_options()("help,h", "this help")("json", "print the report as JSON")("require-kvm", "exit 2 when /dev/kvm cannot be used (default: every step is skipped)")(
+        "path", po::value(&paths), "scenario files or folders");
+    po::positional_options_description pos;
+    pos.add("path", -1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
+    if (paths.empty()) throw po::error("no scenario given");
+    const bool json = vm.count("json") > 0;
+    const kvmhost::HostKvm host = kvmhost::probe_host_kvm();
+    if (!host.usable && vm.count("require-kvm")) {
+        std::cerr << "kvmsim diff: " << host.why_not << "\n";
+        return kExitBadInput;
+    }
+    const std::string platform = host.usable ? host.platform : "pvm";
+    if (!json) {
+        if (host.usable) std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << ")\n";
+        else std::cout << "kernel: unavailable (" << host.why_not << "); every step will be skipped\n";
+    }
+    auto model = make_model_backend();
+    auto kernel = make_kvm_backend();
+    bool bad_input = false;
+    DiffReport total;
+    std::size_t scenarios = 0;
+    nlohmann::json out = {{"platform", platform}, {"disagreements", nlohmann::json::array()}};
+    for (const auto& file : collect(paths, bad_input)) {
+        Scenario s;
+        try {
+            s = load_scenario(file);
+        } catch (const ScenarioError& e) {
+            std::cerr << file << ": " << e.what() << "\n";
+            bad_input = true;
+            continue;
+        }
+        ++scenarios;
+        const DiffReport d = diff_scenario(s, *model, *kernel, platform);
+        for (const auto& x : d.disagreements) {
+            const std::string where = x.step ? "step " + std::to_string(x.step->index) + " (" + x.step->op + ")" : std::string("setup");
+            if (!json) std::cout << file << " [" << x.profile << "] " << where << ": model " << render(x.model) << " | kernel " << render(x.kernel) << "\n";
+            out["disagreements"].push_back({{"file", file}, {"kernel", x.profile}, {"step", x.step ? nlohmann::json(x.step->index) : nlohmann::json()},
+                                            {"model", x.model}, {"kvm", x.kernel}});
+        }
+        if (!json)
+            for (const auto& n : d.notes) std::cout << file << ": note: " << n << "\n";
+        total.add(d);
+    }
+    if (json) {
+        out["scenarios"] = scenarios;
+        out["compared"] = total.compared;
+        out["skipped"] = total.skipped;
+        out["skip_reasons"] = total.skip_reasons;
+        std::cout << out.dump(2) << "\n";
+    } else {
+        std::cout << scenarios << " scenarios: " << total.compared << " steps compared, " << total.disagreements.size() << " disagree, " << total.skipped
+                  << " skipped\n";
+        for (const auto& [why, n] : total.skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
+    }
+    if (bad_input) return kExitBadInput;
+    return total.disagreements.empty() ? kExitOk : kExitFailed;
 }
 
 int cmd_validate(const std::vector<std::string>& args) {
@@ -198,6 +290,7 @@ void usage(std::ostream& os) {
           "commands:\n"
           "  run       run scenarios and check their expectations\n"
           "  explain   run one scenario and show each step's path through the kernel\n"
+          "  diff      run scenarios on the model and on /dev/kvm; print every step where they disagree\n"
           "  validate  check scenarios against the format\n"
           "  profiles  list kernel profiles and patch toggles\n\n"
           "kvmsim <command> --help shows a command's options.\n";
@@ -216,6 +309,7 @@ int main(int argc, char** argv) {
         if (cmd == "run") return cmd_run(args);
         if (cmd == "explain") return cmd_explain(args);
         if (cmd == "validate") return cmd_validate(args);
+        if (cmd == "diff") return cmd_diff(args);
         if (cmd == "profiles") return cmd_profiles();
         if (cmd == "--help" || cmd == "-h" || cmd == "help") return usage(std::cout), kExitOk;
         std::cerr << "kvmsim: unknown command \"" << cmd << "\"\n";

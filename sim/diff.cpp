@@ -1,0 +1,64 @@
+#include "diff.h"
+
+#include <algorithm>
+
+namespace kvmsim::sim {
+namespace {
+
+nlohmann::json outcome(const StepReport& r) {
+    if (r.difference && r.actual.is_null()) return {{"step_error", *r.difference}};
+    return r.actual;
+}
+
+void skip(DiffReport& d, const std::string& reason, std::size_t steps) {
+    d.skipped += steps;
+    d.skip_reasons[reason] += steps;
+}
+
+}  // namespace
+
+void DiffReport::add(const DiffReport& o) {
+    compared += o.compared;
+    skipped += o.skipped;
+    for (const auto& [r, n] : o.skip_reasons) skip_reasons[r] += n;
+    disagreements.insert(disagreements.end(), o.disagreements.begin(), o.disagreements.end());
+    notes.insert(notes.end(), o.notes.begin(), o.notes.end());
+}
+
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform) {
+    DiffReport d;
+    RunOptions mo;
+    mo.platform = model_platform;
+    const std::vector<KernelRun> mruns = run_scenario(s, model, mo);
+    const std::vector<KernelRun> kruns = run_scenario(s, kernel, mo);
+    d.notes = kernel.notes();
+    for (std::size_t k = 0; k < mruns.size() && k < kruns.size(); ++k) {
+        const KernelRun& m = mruns[k];
+        const KernelRun& r = kruns[k];
+        const bool kernel_skipped_all = !r.steps.empty() && std::all_of(r.steps.begin(), r.steps.end(), [](const StepReport& x) { return x.skipped; });
+        if (m.setup_error || r.setup_error) {
+            if (m.setup_error && r.setup_error) continue;  // both refuse the VM: they agree
+            if (kernel_skipped_all) {
+                skip(d, r.steps.front().skip_reason, s.steps.size());
+                continue;
+            }
+            d.disagreements.push_back({m.profile, nullptr, m.setup_error ? nlohmann::json{{"setup_error", *m.setup_error}} : nlohmann::json("set up"),
+                                       r.setup_error ? nlohmann::json{{"setup_error", *r.setup_error}} : nlohmann::json("set up")});
+            continue;
+        }
+        for (std::size_t i = 0; i < m.steps.size() && i < r.steps.size(); ++i) {
+            const StepReport& ms = m.steps[i];
+            const StepReport& ks = r.steps[i];
+            if (ks.skipped || ms.skipped) {
+                skip(d, ks.skipped ? ks.skip_reason : ms.skip_reason, 1);
+                continue;
+            }
+            ++d.compared;
+            const nlohmann::json mo_json = outcome(ms), ko_json = outcome(ks);
+            if (mo_json != ko_json) d.disagreements.push_back({m.profile, ms.step, mo_json, ko_json});
+        }
+    }
+    return d;
+}
+
+}  // namespace kvmsim::sim

@@ -1,0 +1,34 @@
+// Runs one scenario on two backends (the model and the real kernel) and pairs their outcomes
+// step by step: which agree, which differ, and which one side could not run and why.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner.h"
+
+namespace kvmsim::sim {
+
+struct StepDisagreement {
+    std::string profile;
+    const Step* step = nullptr;  // null for a disagreement at setup
+    nlohmann::json model;
+    nlohmann::json kernel;
+};
+
+struct DiffReport {
+    std::size_t compared = 0;
+    std::size_t skipped = 0;
+    std::map<std::string, std::size_t> skip_reasons;  // reason -> steps
+    std::vector<StepDisagreement> disagreements;
+    std::vector<std::string> notes;
+    void add(const DiffReport& other);
+};
+
+// The model runs on `model_platform` whatever the scenario names: the platform of the machine
+// whose kernel is the other side.
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform);
+
+}  // namespace kvmsim::sim

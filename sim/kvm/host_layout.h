@@ -1,0 +1,57 @@
+// The scenario's host mappings made real in this process. Every mapping the scenario declares
+// (host.mmap and host_mmap steps) lies in one span; the span goes at the scenario's own
+// addresses when they are free, else the whole span moves by one delta (1 GiB alignment kept)
+// so adjacency and large-page alignment survive. Addresses outside the span are never touched:
+// the backend will not read, write, unmap or protect memory of its own process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../scenario.h"
+
+namespace kvmsim::sim::kvmhost {
+
+class HostLayout {
+public:
+    HostLayout() = default;
+    HostLayout(const HostLayout&) = delete;
+    HostLayout& operator=(const HostLayout&) = delete;
+    ~HostLayout() { release(); }
+
+    // Chooses the delta and maps scenario.mmaps; a message when it cannot.
+    std::optional<std::string> place(const Scenario& scenario);
+    void release();
+
+    [[nodiscard]] std::int64_t delta() const { return delta_; }
+    [[nodiscard]] bool relocated() const { return delta_ != 0; }
+    // Whether [hva, hva + len) lies inside the span (scenario addresses).
+    [[nodiscard]] bool in_span(std::uint64_t hva, std::uint64_t len) const;
+    // Scenario address -> address in this process (unchanged outside the span).
+    [[nodiscard]] std::uint64_t to_real(std::uint64_t hva) const;
+    // Address in this process -> scenario address (unchanged outside the relocated span).
+    [[nodiscard]] std::uint64_t to_scenario(std::uint64_t real) const;
+    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> span() const { return {lo_, hi_}; }
+
+    // The syscalls, at scenario addresses: 0 or the positive errno.
+    int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags);
+    int munmap(std::uint64_t hva, std::uint64_t size);
+    int mprotect(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits);
+    int madvise_hwpoison(std::uint64_t hva);
+    // A debugger's access through /proc/self/mem (ignores protection): 0 or the positive errno.
+    int access(std::uint64_t hva, void* buf, std::size_t len, bool write);
+
+private:
+    void track(std::uint64_t real, std::uint64_t size);
+    void untrack(std::uint64_t real, std::uint64_t size);
+
+    std::uint64_t lo_ = 0, hi_ = 0;  // span, scenario addresses
+    std::int64_t delta_ = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> mapped_;  // real [start, end) this layout owns
+    int mem_fd_ = -1;
+};
+
+}  // namespace kvmsim::sim::kvmhost

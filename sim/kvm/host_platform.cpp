@@ -1,0 +1,70 @@
+#include "host_platform.h"
+
+#include <fcntl.h>
+#include <fstream>
+#include <linux/kvm.h>
+#include <sys/utsname.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "fd.h"
+
+namespace kvmsim::sim::kvmhost {
+namespace {
+
+std::optional<char> module_param(const char* path) {
+    std::ifstream in(path);
+    char c = 0;
+    if (!(in >> c)) return std::nullopt;
+    return c;
+}
+
+// The contract's platforms are KVM modules and their paging choice: kvm_pvm runs guests
+// under shadow paging; kvm_intel/kvm_amd use EPT/NPT unless the module parameter is off.
+void detect_platform(HostKvm& h) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists("/sys/module/kvm_pvm", ec)) {
+        h.platform = "pvm";
+        h.platform_why = "/sys/module/kvm_pvm is loaded";
+    } else if (fs::exists("/sys/module/kvm_intel", ec)) {
+        const auto ept = module_param("/sys/module/kvm_intel/parameters/ept");
+        h.platform = ept && (*ept == 'N' || *ept == '0') ? "vmx-shadow" : "vmx";
+        h.platform_why = std::string("/sys/module/kvm_intel is loaded, ept=") + (ept ? std::string(1, *ept) : "?");
+    } else if (fs::exists("/sys/module/kvm_amd", ec)) {
+        h.platform = "svm";
+        h.platform_why = "/sys/module/kvm_amd is loaded";
+    } else {
+        h.platform = "pvm";
+        h.platform_why = "no vendor module found in /sys/module; assuming pvm";
+    }
+}
+
+}  // namespace
+
+HostKvm probe_host_kvm() {
+    HostKvm h;
+    utsname u{};
+    if (::uname(&u) == 0) h.kernel = u.release;
+    const Fd kvm(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!kvm.valid()) {
+        h.why_not = std::string("cannot open /dev/kvm: ") + std::strerror(errno);
+        return h;
+    }
+    const long api = raw_ioctl(kvm, KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION) {
+        h.why_not = "/dev/kvm reports API version " + std::to_string(api) + ", expected " + std::to_string(KVM_API_VERSION);
+        return h;
+    }
+    const Fd vm(static_cast<int>(::ioctl(kvm.get(), KVM_CREATE_VM, 0)));
+    if (!vm.valid()) {
+        h.why_not = std::string("KVM_CREATE_VM failed: ") + std::strerror(errno);
+        return h;
+    }
+    h.usable = true;
+    detect_platform(h);
+    return h;
+}
+
+}  // namespace kvmsim::sim::kvmhost

@@ -1,0 +1,21 @@
+// What the machine running kvmsim offers: a usable /dev/kvm, and the contract platform
+// (pvm, vmx, vmx-shadow, svm) its KVM module makes of a guest, read from sysfs.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace kvmsim::sim::kvmhost {
+
+struct HostKvm {
+    bool usable = false;
+    std::string why_not;      // set when !usable
+    std::string platform;     // contract platform name, when usable
+    std::string platform_why; // the evidence, e.g. "/sys/module/kvm_pvm is loaded"
+    std::string kernel;       // uname -r
+};
+
+// Opens /dev/kvm, checks KVM_GET_API_VERSION and detects the platform.
+HostKvm probe_host_kvm();
+
+}  // namespace kvmsim::sim::kvmhost

@@ -1,0 +1,233 @@
+#include "vcpu.h"
+
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+namespace kvmsim::sim::kvmhost {
+namespace {
+
+// Headers older than the running kernel lack these (UAPI values, include/uapi/linux/kvm.h).
+constexpr std::uint32_t kExitMemoryFault = 39;
+// g++ sizes <linux/kvm.h>'s struct kvm_cpuid2 (a flexible array inside an anonymous struct)
+// as 12 bytes, so the header's macros encode the wrong size; the kernel's is 8.
+constexpr std::size_t kCpuid2HeaderSize = 8;
+constexpr unsigned long kGetSupportedCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, kCpuid2HeaderSize);
+constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, kCpuid2HeaderSize);
+
+// SIGBUS from a hwpoisoned page reaches the thread inside KVM_RUN (kvm_send_hwpoison_signal());
+// the handler only records si_addr so the run loop can report it.
+std::atomic<std::uint64_t> g_sigbus_addr{0};
+std::atomic<bool> g_sigbus{false};
+void on_sigbus(int, siginfo_t* info, void*) {
+    g_sigbus_addr.store(reinterpret_cast<std::uint64_t>(info->si_addr));
+    g_sigbus.store(true);
+}
+
+class SigbusCatcher {
+public:
+    SigbusCatcher() {
+        struct sigaction sa {};
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGBUS, &sa, &old_);
+        g_sigbus.store(false);
+    }
+    SigbusCatcher(const SigbusCatcher&) = delete;
+    SigbusCatcher& operator=(const SigbusCatcher&) = delete;
+    ~SigbusCatcher() { ::sigaction(SIGBUS, &old_, nullptr); }
+
+private:
+    struct sigaction old_ {};
+};
+
+void set_segment(kvm_segment& s, std::uint16_t selector, bool code) {
+    s = {};
+    s.selector = selector;
+    s.limit = 0xffffffff;
+    s.present = 1;
+    s.s = 1;
+    s.g = 1;
+    s.type = code ? 11 : 3;  // execute/read accessed : read/write accessed
+    s.l = code ? 1 : 0;
+    s.db = code ? 0 : 1;
+}
+
+// struct kvm_cpuid2 ends in a flexible array: room for 256 entries behind the header.
+class Cpuid {
+public:
+    explicit Cpuid(std::uint32_t entries) : storage_((sizeof(kvm_cpuid2) + entries * sizeof(kvm_cpuid_entry2)) / sizeof(std::uint64_t) + 1, 0) {
+        get()->nent = entries;
+    }
+    kvm_cpuid2* get() { return reinterpret_cast<kvm_cpuid2*>(storage_.data()); }
+    [[nodiscard]] const kvm_cpuid2* get() const { return reinterpret_cast<const kvm_cpuid2*>(storage_.data()); }
+
+private:
+    std::vector<std::uint64_t> storage_;
+};
+
+std::optional<Cpuid> supported_cpuid(const Fd& kvm) {
+    // E2BIG asks for a larger array (KVM_GET_SUPPORTED_CPUID, Documentation/virt/kvm/api.rst).
+    for (std::uint32_t n = 256; n <= 4096; n *= 2) {
+        Cpuid c(n);
+        const long r = raw_ioctl(kvm, kGetSupportedCpuid, c.get());
+        if (r == 0) return c;
+        if (r != -E2BIG) return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+constexpr std::uint64_t kCr0Pe = 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16, kCr0Pg = 1ull << 31;
+constexpr std::uint64_t kCr4Pae = 1u << 5;
+constexpr std::uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
+
+}  // namespace
+
+Vcpu::Vcpu(Fd fd, std::size_t run_size) : fd_(std::move(fd)), run_size_(run_size) {}
+
+Vcpu::~Vcpu() {
+    if (run_) ::munmap(run_, run_size_);
+}
+
+std::optional<std::string> Vcpu::configure(const Fd& kvm, const GuestImage& image) {
+    void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+    if (p == MAP_FAILED) return std::string("mmap of the vCPU's kvm_run failed: ") + std::strerror(errno);
+    run_ = static_cast<kvm_run*>(p);
+    auto cpuid = supported_cpuid(kvm);
+    if (!cpuid) return "KVM_GET_SUPPORTED_CPUID failed";
+    if (raw_ioctl(fd_, kSetCpuid2, cpuid->get()) < 0) return "KVM_SET_CPUID2 failed";
+    kvm_sregs s{};
+    if (raw_ioctl(fd_, KVM_GET_SREGS, &s) < 0) return "KVM_GET_SREGS failed";
+    set_segment(s.cs, 0x08, true);
+    set_segment(s.ds, 0x10, false);
+    s.es = s.fs = s.gs = s.ss = s.ds;
+    s.gdt.base = image.gdt();
+    s.gdt.limit = image.gdt_limit();
+    s.idt.base = image.idt();
+    s.idt.limit = image.idt_limit();
+    s.cr3 = image.cr3();
+    s.cr4 = kCr4Pae;
+    s.cr0 = kCr0Pe | kCr0Et | kCr0Ne | kCr0Wp | kCr0Pg;
+    s.efer = kEferLme | kEferLma;
+    if (const long r = raw_ioctl(fd_, KVM_SET_SREGS, &s); r < 0) return "KVM_SET_SREGS (64-bit mode) failed: " + std::string(std::strerror(static_cast<int>(-r)));
+    ready_ = true;
+    return std::nullopt;
+}
+
+AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, const HostLayout& layout) {
+    AccessOutcome out;
+    kvm_regs regs{};
+    regs.rip = image.routine(req.op, req.size);
+    regs.rsp = image.stack_top();
+    regs.rflags = 2;
+    regs.rdi = req.gpa.value();
+    regs.rsi = req.data;
+    if (raw_ioctl(fd_, KVM_SET_REGS, &regs) < 0) {
+        out.other_exit = "KVM_SET_REGS failed";
+        return out;
+    }
+    std::array<std::uint8_t, 8> reply{};
+    std::memcpy(reply.data(), &req.mmio_reply, 8);
+    const SigbusCatcher catcher;
+    // An access exits at most once per fragment (two at a page boundary) before its hlt.
+    for (int round = 0; round < 16; ++round) {
+        run_->exit_reason = KVM_EXIT_UNKNOWN;
+        const long r = raw_ioctl(fd_, KVM_RUN, 0);
+        if (r < 0) {
+            VcpuEvent e;
+            if (r == -EINTR && g_sigbus.load()) {
+                e.kind = VcpuEvent::Kind::Signal;
+                e.signal = Signal::Sigbus;
+                e.signal_addr = Hva(layout.to_scenario(g_sigbus_addr.load()));
+            } else {
+                e.kind = VcpuEvent::Kind::RunError;
+                e.error = errno_from_value(static_cast<int>(-r)).value_or(Errno::Einval);
+                if (run_->exit_reason == kExitMemoryFault) {
+                    std::array<std::uint64_t, 3> mf{};
+                    std::memcpy(mf.data(), &run_->mmio, sizeof mf);  // the union's memory_fault member
+                    e.memory_fault = kvm_run_memory_fault{.flags = mf[0], .gpa = Gpa(mf[1]), .size = mf[2]};
+                }
+                if (!errno_from_value(static_cast<int>(-r))) out.other_exit = "KVM_RUN failed with errno " + std::to_string(-r);
+            }
+            out.result.events.push_back(e);
+            return out;
+        }
+        switch (run_->exit_reason) {
+        case KVM_EXIT_MMIO: {
+            VcpuEvent e;
+            e.kind = VcpuEvent::Kind::Exit;
+            e.exit = Exit::Mmio;
+            e.mmio.phys_addr = Gpa(run_->mmio.phys_addr);
+            e.mmio.len = run_->mmio.len;
+            e.mmio.is_write = run_->mmio.is_write != 0;
+            std::memcpy(e.mmio.data.data(), run_->mmio.data, 8);
+            if (!run_->mmio.is_write) {
+                const std::uint64_t off = run_->mmio.phys_addr - req.gpa.value();
+                std::memset(run_->mmio.data, 0, 8);
+                for (std::uint32_t i = 0; i < run_->mmio.len && i < 8 && off + i < 8; ++i) run_->mmio.data[i] = reply[off + i];
+            }
+            out.result.events.push_back(e);
+            continue;
+        }
+        case KVM_EXIT_HLT: {
+            kvm_regs after{};
+            (void)raw_ioctl(fd_, KVM_GET_REGS, &after);
+            if (after.rip == image.exception_halt_rip()) {
+                kvm_sregs s{};
+                (void)raw_ioctl(fd_, KVM_GET_SREGS, &s);
+                VcpuEvent e;
+                e.kind = VcpuEvent::Kind::Exception;
+                e.exception = {static_cast<std::uint8_t>(after.rcx), static_cast<std::uint32_t>(after.rax), s.cr2};
+                out.result.events.push_back(e);
+                return out;
+            }
+            out.result.completed = true;
+            const std::uint64_t mask = req.size == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * req.size)) - 1;
+            out.result.data = req.op == GuestOp::Read ? after.rax & mask : req.data;
+            return out;
+        }
+        case KVM_EXIT_SHUTDOWN: {
+            VcpuEvent e;
+            e.kind = VcpuEvent::Kind::Exit;
+            e.exit = Exit::Shutdown;
+            out.result.events.push_back(e);
+            return out;
+        }
+        default:
+            out.other_exit = exit_name(run_->exit_reason);
+            return out;
+        }
+    }
+    out.other_exit = "the access did not finish within 16 exits";
+    return out;
+}
+
+unsigned guest_maxphyaddr(const Fd& kvm) {
+    const auto c = supported_cpuid(kvm);
+    if (!c) return 36;
+    const kvm_cpuid2* k = c->get();
+    for (std::uint32_t i = 0; i < k->nent; ++i)
+        if (k->entries[i].function == 0x80000008) return k->entries[i].eax & 0xff;
+    return 36;  // SDM: without leaf 80000008H, MAXPHYADDR is 36
+}
+
+std::string exit_name(std::uint32_t reason) {
+    static const std::vector<std::pair<std::uint32_t, const char*>> names = {
+        {KVM_EXIT_UNKNOWN, "KVM_EXIT_UNKNOWN"}, {KVM_EXIT_EXCEPTION, "KVM_EXIT_EXCEPTION"}, {KVM_EXIT_IO, "KVM_EXIT_IO"},
+        {KVM_EXIT_HYPERCALL, "KVM_EXIT_HYPERCALL"}, {KVM_EXIT_DEBUG, "KVM_EXIT_DEBUG"}, {KVM_EXIT_HLT, "KVM_EXIT_HLT"},
+        {KVM_EXIT_MMIO, "KVM_EXIT_MMIO"}, {KVM_EXIT_SHUTDOWN, "KVM_EXIT_SHUTDOWN"}, {KVM_EXIT_FAIL_ENTRY, "KVM_EXIT_FAIL_ENTRY"},
+        {KVM_EXIT_INTR, "KVM_EXIT_INTR"}, {KVM_EXIT_INTERNAL_ERROR, "KVM_EXIT_INTERNAL_ERROR"},
+        {KVM_EXIT_SYSTEM_EVENT, "KVM_EXIT_SYSTEM_EVENT"}, {kExitMemoryFault, "KVM_EXIT_MEMORY_FAULT"},
+    };
+    for (auto [n, s] : names)
+        if (n == reason) return s;
+    return "KVM_EXIT_" + std::to_string(reason);
+}
+
+}  // namespace kvmsim::sim::kvmhost

@@ -1,0 +1,58 @@
+// One real vCPU of the backend's VM: its fd, its kvm_run page, and the run loop that performs
+// one guest access with the backend's guest code and reports the events userspace saw.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "fd.h"
+#include "guest_image.h"
+#include "host_layout.h"
+#include "model/kvm/run.h"
+
+struct kvm_run;
+
+namespace kvmsim::sim::kvmhost {
+
+struct AccessRequest {
+    GuestOp op = GuestOp::Read;
+    Gpa gpa;
+    unsigned size = 4;
+    std::uint64_t data = 0;        // a write's value
+    std::uint64_t mmio_reply = 0;  // bytes handed to MMIO reads, by offset within the access
+};
+
+struct AccessOutcome {
+    GuestAccessResult result;
+    // An exit the model's vocabulary has no event for (KVM_EXIT_INTERNAL_ERROR details, an
+    // unexpected HLT or I/O exit): its name, reported as the outcome's "exit".
+    std::optional<std::string> other_exit;
+};
+
+class Vcpu {
+public:
+    Vcpu(Fd fd, std::size_t run_size);
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+    ~Vcpu();
+
+    [[nodiscard]] bool ready() const { return ready_; }
+    // CPUID from KVM_GET_SUPPORTED_CPUID and 64-bit mode on the image's tables; an error message.
+    std::optional<std::string> configure(const Fd& kvm, const GuestImage& image);
+    // One access; a SIGBUS address is reported in the scenario's addresses via `layout`.
+    AccessOutcome access(const GuestImage& image, const AccessRequest& request, const HostLayout& layout);
+
+private:
+    Fd fd_;
+    kvm_run* run_ = nullptr;
+    std::size_t run_size_;
+    bool ready_ = false;
+};
+
+// CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID: the guest's MAXPHYADDR.
+unsigned guest_maxphyaddr(const Fd& kvm);
+// "KVM_EXIT_HLT" etc., for exits outside the model's vocabulary.
+std::string exit_name(std::uint32_t reason);
+
+}  // namespace kvmsim::sim::kvmhost

@@ -1,0 +1,391 @@
+// Runs scenario steps on the real /dev/kvm: ioctls are the real ioctls, host mappings real
+// mmaps, guest accesses real loads and stores by the backend's own guest code.
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <cstring>
+#include <map>
+
+#include "backend.h"
+#include "fields.h"
+#include "kvm/fd.h"
+#include "kvm/guest_image.h"
+#include "kvm/host_layout.h"
+#include "kvm/host_platform.h"
+#include "kvm/vcpu.h"
+#include "outcome.h"
+
+namespace kvmsim::sim {
+namespace {
+
+using namespace kvmhost;
+
+constexpr std::uint64_t kPage = 4096;
+
+nlohmann::json errno_json(long r) {
+    if (r >= 0) return r;
+    if (auto e = errno_from_value(static_cast<int>(-r))) return std::string(to_string(*e));
+    return "errno " + std::to_string(-r);
+}
+
+// What KVM_CREATE_VM takes for the contract's VM types (KVM_X86_*_VM, include/uapi/asm/kvm.h).
+std::optional<unsigned long> vm_type_number(const std::string& type) {
+    if (type == "default") return 0;
+    if (type == "sev-es") return 3;
+    if (type == "snp") return 4;
+    if (type == "tdx") return 5;
+    return std::nullopt;
+}
+
+struct Interval {
+    std::uint64_t lo, hi;  // [lo, hi)
+};
+
+struct SlotRecord {
+    std::uint64_t gpa, size, uaddr;  // uaddr as the scenario wrote it
+};
+
+class KvmBackend final : public Backend {
+public:
+    KvmBackend() : host_(probe_host_kvm()) {
+        if (host_.usable) kvm_ = Fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    }
+
+    KvmBackend(const KvmBackend&) = delete;
+    KvmBackend& operator=(const KvmBackend&) = delete;
+    ~KvmBackend() override { reset(); }
+
+    [[nodiscard]] std::string name() const override { return "kvm"; }
+    [[nodiscard]] std::vector<std::string> notes() const override { return notes_; }
+
+    void start(const Scenario& scenario, const RunConfig& config) override {
+        reset();
+        scenario_ = &scenario;
+        skip_all_ = cannot_reproduce(scenario, config);
+        if (skip_all_) return;
+        if (!config.platform && scenario.platform != host_.platform)
+            notes_.push_back("the scenario is written for platform " + scenario.platform + "; this host is " + host_.platform + " (" +
+                             host_.platform_why + ")");
+        const long fd = raw_ioctl(kvm_, KVM_CREATE_VM, *vm_type_number(scenario.vm_type));
+        if (fd < 0) {
+            skip_all_ = "this host refuses VM type \"" + scenario.vm_type + "\" (KVM_CREATE_VM: " + errno_json(fd).get<std::string>() + ")";
+            return;
+        }
+        vm_ = Fd(static_cast<int>(fd));
+        run_size_ = static_cast<std::size_t>(std::max(0L, raw_ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0)));
+        maxphyaddr_ = guest_maxphyaddr(kvm_);
+        if (auto err = layout_.place(scenario)) throw ScenarioError("/host", "the kvm backend cannot place the host mappings: " + *err);
+        if (layout_.relocated())
+            notes_.push_back("host mappings relocated: every scenario hva in [" + hex(layout_.span().first) + ", " + hex(layout_.span().second) +
+                             ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
+        plan_private_region(scenario);
+    }
+
+    StepResult run(const Step& step) override {
+        StepResult r;
+        if (skip_all_) return skipped(*skip_all_);
+        if (diverged_) return skipped(*diverged_);
+        try {
+            r.actual = dispatch(step);
+        } catch (const Skip& s) {
+            // What follows a skipped step that changes state would be compared against a
+            // state the kernel never reached.
+            if (changes_state(step))
+                diverged_ = "follows step " + std::to_string(step.index) + " (" + step.op + "), which changes state and was skipped";
+            return skipped(s.reason);
+        }
+        return r;
+    }
+
+private:
+    struct Skip {
+        std::string reason;
+    };
+
+    static StepResult skipped(std::string why) {
+        StepResult r;
+        r.skipped = true;
+        r.skip_reason = std::move(why);
+        return r;
+    }
+
+    static bool changes_state(const Step& step) {
+        if (step.op == "host_read" || step.op == "KVM_CHECK_EXTENSION" || step.op == "guest_read") return false;
+        if (step.op == "kvm_call") return step.fields.value("fn", "") == "kvm_write_guest";
+        return true;
+    }
+
+    std::optional<std::string> cannot_reproduce(const Scenario& s, const RunConfig& c) const {
+        if (!host_.usable) return host_.why_not;
+        if (s.arch != "x86_64") return "an " + s.arch + " scenario; this host is x86_64";
+        if (c.profile != "mainline") return "kernel profile " + c.profile + " exists only in the model; this host runs Linux " + host_.kernel;
+        if (!c.apply.empty() || !c.revert.empty()) return "patch toggles cannot be applied to the running kernel";
+        if (!vm_type_number(s.vm_type)) return "VM type \"" + s.vm_type + "\" has no KVM_CREATE_VM number known to the backend";
+        for (const auto& m : s.mmaps)
+            if (std::find(m.flags.begin(), m.flags.end(), "pfnmap") != m.flags.end())
+                return "a VM_PFNMAP host mapping needs a device driver's mmap; the backend cannot create one";
+        for (const Step& st : s.steps)
+            if (st.op == "host_mmap" && st.fields.contains("flags") && st.fields["flags"].is_array())
+                for (const auto& f : st.fields["flags"])
+                    if (f == "pfnmap") return "a VM_PFNMAP host mapping needs a device driver's mmap; the backend cannot create one";
+        return std::nullopt;
+    }
+
+    void reset() {
+        vcpus_.clear();
+        private_slot_created_ = false;
+        image_.reset();
+        if (private_mem_) ::munmap(private_mem_, GuestImage::kSize);
+        private_mem_ = nullptr;
+        vm_.reset();
+        layout_.release();
+        slots_.clear();
+        notes_.clear();
+        skip_all_.reset();
+        diverged_.reset();
+        private_plan_error_.reset();
+    }
+
+    // The backend's own slot: an id and a 1 MiB gpa range no step of the scenario names.
+    void plan_private_region(const Scenario& s) {
+        std::vector<Interval> used;
+        std::vector<std::uint32_t> ids;
+        for (const Step& st : s.steps) {
+            const StepFields f(st, s);
+            try {
+                if (st.op == "KVM_SET_USER_MEMORY_REGION" || st.op == "KVM_GET_DIRTY_LOG" || st.op == "KVM_CLEAR_DIRTY_LOG") ids.push_back(f.u32("slot"));
+                if (st.op == "KVM_SET_USER_MEMORY_REGION") {
+                    const std::uint64_t gpa = f.u64("guest_phys_addr"), size = f.u64("memory_size");
+                    used.push_back({gpa, gpa + size < gpa ? ~std::uint64_t{0} : gpa + size});
+                }
+                if (st.op == "guest_read" || st.op == "guest_write") {
+                    const std::uint64_t gpa = f.u64("gpa") & ~(kPage - 1);
+                    used.push_back({gpa, gpa + 2 * kPage});
+                }
+            } catch (const ScenarioError&) {
+                // An unreadable field fails its own step; it reserves nothing here.
+            }
+        }
+        const long nr = raw_ioctl(kvm_, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+        private_slot_.reset();
+        for (long id = (nr > 0 ? nr : 32) - 1; id >= 0; --id)
+            if (std::find(ids.begin(), ids.end(), static_cast<std::uint32_t>(id)) == ids.end()) {
+                private_slot_ = static_cast<std::uint32_t>(id);
+                break;
+            }
+        if (!private_slot_) {
+            private_plan_error_ = "the scenario uses every memslot id; none is left for the backend's guest code";
+            return;
+        }
+        std::sort(used.begin(), used.end(), [](const Interval& a, const Interval& b) { return a.lo < b.lo; });
+        const std::uint64_t limit = maxphyaddr_ >= 64 ? ~std::uint64_t{0} : std::uint64_t{1} << maxphyaddr_;
+        for (std::uint64_t start : {std::uint64_t{1} << 30, std::uint64_t{2} << 20}) {
+            std::uint64_t c = start;
+            for (const Interval& iv : used)
+                if (iv.lo < c + GuestImage::kSize && iv.hi > c) c = (iv.hi + (2u << 20) - 1) & ~std::uint64_t{(2u << 20) - 1};
+            if (c >= start && c + GuestImage::kSize <= limit) {
+                private_gpa_ = c;
+                return;
+            }
+        }
+        private_plan_error_ = "the scenario's slots and accesses leave no free 1 MiB of guest physical space for the backend's guest code";
+    }
+
+    // Creates the backend's slot the first time a guest access needs it.
+    void ensure_private_region() {
+        if (private_slot_created_) return;
+        if (private_plan_error_) throw Skip{*private_plan_error_};
+        void* p = ::mmap(nullptr, GuestImage::kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw Skip{"cannot allocate the backend's guest memory"};
+        private_mem_ = static_cast<std::uint8_t*>(p);
+        image_.emplace(std::span(private_mem_, GuestImage::kSize), Gpa(private_gpa_));
+        kvm_userspace_memory_region region{*private_slot_, 0, private_gpa_, GuestImage::kSize, reinterpret_cast<std::uint64_t>(private_mem_)};
+        if (const long r = raw_ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region); r < 0)
+            throw Skip{"the backend's own slot " + std::to_string(*private_slot_) + " at gpa " + hex(private_gpa_) + " was refused: " +
+                       errno_json(r).get<std::string>()};
+        private_slot_created_ = true;
+    }
+
+    nlohmann::json dispatch(const Step& step) {
+        const StepFields f(step, *scenario_);
+        const std::string& op = step.op;
+        if (op == "KVM_CHECK_EXTENSION") {
+            const bool system = f.string_or("fd", "vm") == "system";
+            return errno_json(raw_ioctl(system ? kvm_ : vm_, KVM_CHECK_EXTENSION, static_cast<unsigned long>(f.cap("cap"))));
+        }
+        if (op == "KVM_SET_USER_MEMORY_REGION") return set_user_memory_region(f);
+        if (op == "KVM_GET_DIRTY_LOG") return get_dirty_log(f);
+        if (op == "KVM_CLEAR_DIRTY_LOG") return clear_dirty_log(f);
+        if (op == "KVM_CREATE_VCPU") return create_vcpu(f);
+        if (op == "KVM_ENABLE_CAP") {
+            kvm_enable_cap cap{};
+            cap.cap = f.cap("cap");
+            cap.flags = f.u32_or("flags", 0);
+            const auto args = f.args("args");
+            std::copy(args.begin(), args.end(), cap.args);
+            const long r = raw_ioctl(vm_, KVM_ENABLE_CAP, &cap);
+            return errno_json(r < 0 ? r : 0);
+        }
+        if (op == "guest_read" || op == "guest_write") return guest_access(step, f);
+        if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
+        if (op == "host_mmap") return errno_json(-layout_.mmap(f.u64("hva"), f.u64("size"), f.prot("prot"), f.string_list("flags")));
+        if (op == "host_munmap" || op == "host_mprotect") {
+            const std::uint64_t hva = f.hva("hva"), size = f.u64("size");
+            require_in_span(hva, size);
+            return errno_json(-(op == "host_munmap" ? layout_.munmap(hva, size) : layout_.mprotect(hva, size, f.prot("prot"))));
+        }
+        if (op == "host_poison") {
+            const std::uint64_t hva = f.hva("hva");
+            require_in_span(hva, 1);
+            const int e = layout_.madvise_hwpoison(hva);
+            if (e == EPERM) throw Skip{"madvise(MADV_HWPOISON) needs CAP_SYS_ADMIN, which this process lacks"};
+            return errno_json(-e);
+        }
+        if (op == "kvm_call") throw Skip{"kvm_call runs a kernel-internal function (" + f.string("fn") + "), which userspace cannot call"};
+        throw Skip{"op " + op + " is not supported by the kvm backend"};
+    }
+
+    void require_in_span(std::uint64_t hva, std::uint64_t size) const {
+        if (!layout_.in_span(hva, size))
+            throw Skip{"the range " + hex(hva) + "+" + hex(size) + " leaves the scenario's host mappings; the backend does not touch the rest of its own process"};
+    }
+
+    nlohmann::json set_user_memory_region(const StepFields& f) {
+        const std::uint32_t slot = f.u32("slot");
+        const std::uint64_t uaddr = f.hva("userspace_addr");
+        kvm_userspace_memory_region region{slot, f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), layout_.to_real(uaddr)};
+        const long r = raw_ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region);
+        if (r == 0) {
+            if (region.memory_size == 0) slots_.erase(slot);
+            else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr};
+        }
+        return errno_json(r);
+    }
+
+    nlohmann::json get_dirty_log(const StepFields& f) {
+        const std::uint32_t slot = f.u32("slot");
+        const auto it = slots_.find(slot);
+        const std::uint64_t pages = it == slots_.end() ? 64 : it->second.size / kPage;
+        std::vector<std::uint64_t> bitmap((pages + 63) / 64 + 1, 0);
+        kvm_dirty_log log{};
+        log.slot = slot;
+        log.dirty_bitmap = bitmap.data();
+        const long r = raw_ioctl(vm_, KVM_GET_DIRTY_LOG, &log);
+        if (r < 0) return errno_json(r);
+        nlohmann::json list = nlohmann::json::array();
+        for (std::uint64_t p = 0; p < pages; ++p)
+            if ((bitmap[p / 64] >> (p % 64)) & 1) list.push_back(p);
+        return {{"dirty_pages", list}};
+    }
+
+    nlohmann::json clear_dirty_log(const StepFields& f) {
+        const std::uint32_t num = f.u32("num_pages");
+        std::vector<std::uint64_t> bitmap((static_cast<std::uint64_t>(num) + 63) / 64 + 1, 0);
+        if (f.has("pages")) {
+            for (std::uint64_t p : f.number_list("pages"))
+                if (p < num) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
+        } else {
+            for (std::uint64_t p = 0; p < num; ++p) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
+        }
+        kvm_clear_dirty_log c{};
+        c.slot = f.u32("slot");
+        c.num_pages = num;
+        c.first_page = f.u64("first_page");
+        c.dirty_bitmap = bitmap.data();
+        return errno_json(raw_ioctl(vm_, KVM_CLEAR_DIRTY_LOG, &c));
+    }
+
+    nlohmann::json create_vcpu(const StepFields& f) {
+        const std::uint32_t id = f.u32("id");
+        const long r = raw_ioctl(vm_, KVM_CREATE_VCPU, static_cast<unsigned long>(id));
+        if (r < 0) return errno_json(r);
+        vcpus_.emplace(id, std::make_unique<Vcpu>(Fd(static_cast<int>(r)), run_size_));
+        return 0;
+    }
+
+    nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        const std::uint32_t id = f.u32("vcpu");
+        const auto it = vcpus_.find(id);
+        if (it == vcpus_.end()) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(id) + " (create it with KVM_CREATE_VCPU first)");
+        AccessRequest req;
+        req.op = step.op == "guest_write" ? GuestOp::Write : GuestOp::Read;
+        req.gpa = Gpa(f.u64("gpa"));
+        req.size = f.access_size("size");
+        if (req.op == GuestOp::Write) req.data = f.data("data", req.size);
+        if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
+        if (maxphyaddr_ < 64 && req.gpa.value() + req.size > (std::uint64_t{1} << maxphyaddr_))
+            throw Skip{"gpa " + hex(req.gpa.value()) + " is beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) +
+                       " bits): a paged access cannot reach it"};
+        for (const auto& [slot, rec] : slots_) {
+            if ((slot >> 16) != 0 || rec.gpa >= req.gpa.value() + req.size || rec.gpa + rec.size <= req.gpa.value()) continue;
+            if (!layout_.in_span(rec.uaddr, rec.size) && !nothing_mapped(layout_.to_real(rec.uaddr), rec.size))
+                throw Skip{"slot " + std::to_string(slot) + "'s userspace_addr " + hex(rec.uaddr) +
+                           " lies outside the scenario's host mappings; a guest access there would touch the backend's own memory"};
+        }
+        ensure_private_region();
+        if (!image_->map_identity(req.gpa, req.size)) throw Skip{"the backend's page-table pool is exhausted"};
+        Vcpu& vcpu = *it->second;
+        if (!vcpu.ready())
+            if (auto err = vcpu.configure(kvm_, *image_)) throw Skip{"vCPU setup failed: " + *err};
+        const AccessOutcome out = vcpu.access(*image_, req, layout_);
+        if (out.other_exit) {
+            nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+            j["exit"] = *out.other_exit;
+            return j;
+        }
+        return guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+    }
+
+    // True when no mapping of this process meets [start, start + len): a guest access through a
+    // slot there finds nothing, as in the scenario, and cannot touch the backend's memory.
+    static bool nothing_mapped(std::uint64_t start, std::uint64_t len) {
+        std::ifstream maps("/proc/self/maps");
+        std::string line;
+        while (std::getline(maps, line)) {
+            std::uint64_t lo = 0, hi = 0;
+            if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2) return false;
+            if (lo < start + len && hi > start) return false;
+        }
+        return true;
+    }
+
+    nlohmann::json host_access(const StepFields& f, bool write) {
+        const std::uint64_t hva = f.hva("hva");
+        const unsigned size = f.access_size("size");
+        require_in_span(hva, size);
+        std::uint64_t v = write ? f.data("data", size) : 0;
+        if (const int e = layout_.access(hva, &v, size, write)) return {{"errno", errno_json(-e)}};
+        if (write) return 0;
+        return {{"data", v}};
+    }
+
+    HostKvm host_;
+    Fd kvm_;
+    Fd vm_;
+    const Scenario* scenario_ = nullptr;
+    std::optional<std::string> skip_all_;
+    std::optional<std::string> diverged_;
+    std::vector<std::string> notes_;
+    HostLayout layout_;
+    std::size_t run_size_ = 0;
+    unsigned maxphyaddr_ = 36;
+    std::map<std::uint32_t, std::unique_ptr<Vcpu>> vcpus_;
+    std::map<std::uint32_t, SlotRecord> slots_;
+    std::optional<std::uint32_t> private_slot_;
+    std::uint64_t private_gpa_ = 0;
+    std::optional<std::string> private_plan_error_;
+    bool private_slot_created_ = false;
+    std::uint8_t* private_mem_ = nullptr;
+    std::optional<GuestImage> image_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_kvm_backend() { return std::make_unique<KvmBackend>(); }
+
+}  // namespace kvmsim::sim

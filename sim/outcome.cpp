@@ -1,0 +1,47 @@
+#include "outcome.h"
+
+#include <cstring>
+
+namespace kvmsim::sim {
+
+nlohmann::json event_json(const VcpuEvent& e) {
+    nlohmann::json j;
+    switch (e.kind) {
+    case VcpuEvent::Kind::Exit:
+        j["exit"] = std::string(to_string(e.exit));
+        if (e.exit == Exit::Mmio) {
+            nlohmann::json m = {{"phys_addr", e.mmio.phys_addr.value()}, {"len", e.mmio.len}, {"is_write", e.mmio.is_write}};
+            if (e.mmio.is_write) {
+                std::uint64_t d = 0;
+                std::memcpy(&d, e.mmio.data.data(), std::min<std::size_t>(e.mmio.len, 8));
+                m["data"] = d;
+            }
+            j["mmio"] = m;
+        }
+        break;
+    case VcpuEvent::Kind::RunError:
+        j["errno"] = std::string(to_string(e.error));
+        if (e.memory_fault) {
+            j["exit"] = "KVM_EXIT_MEMORY_FAULT";
+            j["memory_fault"] = {{"gpa", e.memory_fault->gpa.value()}, {"size", e.memory_fault->size}, {"flags", e.memory_fault->flags}};
+        }
+        break;
+    case VcpuEvent::Kind::Signal:
+        j["signal"] = std::string(to_string(e.signal));
+        j["hva"] = e.signal_addr.value();
+        break;
+    case VcpuEvent::Kind::Exception:
+        j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
+        break;
+    }
+    return j;
+}
+
+nlohmann::json guest_access_json(const GuestAccessResult& r, bool is_write, std::uint64_t written) {
+    nlohmann::json j = r.events.empty() ? nlohmann::json::object() : event_json(r.events.front());
+    if (r.completed && !is_write) j["data"] = r.data;
+    if (r.completed && r.events.empty() && is_write) j["data"] = written;
+    return j;
+}
+
+}  // namespace kvmsim::sim

@@ -1,0 +1,17 @@
+// A guest access's outcome in the scenario vocabulary, written once for every backend so the
+// model and the real kernel are compared in the same words.
+#pragma once
+
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "model/kvm/run.h"
+
+namespace kvmsim::sim {
+
+nlohmann::json event_json(const VcpuEvent& e);
+// The first event that is not plain completion, plus the data of a completed access.
+nlohmann::json guest_access_json(const GuestAccessResult& r, bool is_write, std::uint64_t written);
+
+}  // namespace kvmsim::sim
