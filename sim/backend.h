@@ -46,5 +46,7 @@ std::unique_ptr<Backend> make_model_backend();
 // The real /dev/kvm of this machine (x86_64); every step is skipped, with the reason, where it
 // cannot be used or cannot reproduce the scenario (another profile, arm64, pfnmap mappings).
 std::unique_ptr<Backend> make_kvm_backend();
+// The model with patch toggles applied or reverted on top of whatever the run asks for.
+std::unique_ptr<Backend> make_toggled_model_backend(std::vector<std::string> apply, std::vector<std::string> revert);
 
 }  // namespace kvmsim::sim

@@ -1,6 +1,7 @@
 #include "diff.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace kvmsim::sim {
 namespace {
@@ -29,8 +30,21 @@ DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, con
     DiffReport d;
     RunOptions mo;
     mo.platform = model_platform;
-    const std::vector<KernelRun> mruns = run_scenario(s, model, mo);
-    const std::vector<KernelRun> kruns = run_scenario(s, kernel, mo);
+    // A broken invariant inside either side (a model bug) is a disagreement to report and
+    // shrink like any other, not the end of a differential run.
+    std::vector<KernelRun> mruns, kruns;
+    try {
+        mruns = run_scenario(s, model, mo);
+    } catch (const std::logic_error& e) {
+        d.disagreements.push_back({"", nullptr, {{"internal_error", e.what()}}, "not run"});
+        return d;
+    }
+    try {
+        kruns = run_scenario(s, kernel, mo);
+    } catch (const std::logic_error& e) {
+        d.disagreements.push_back({"", nullptr, "run", {{"internal_error", e.what()}}});
+        return d;
+    }
     d.notes = kernel.notes();
     for (std::size_t k = 0; k < mruns.size() && k < kruns.size(); ++k) {
         const KernelRun& m = mruns[k];

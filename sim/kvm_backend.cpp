@@ -96,7 +96,7 @@ public:
             // What follows a skipped step that changes state would be compared against a
             // state the kernel never reached.
             if (changes_state(step))
-                diverged_ = "follows step " + std::to_string(step.index) + " (" + step.op + "), which changes state and was skipped";
+                diverged_ = "follows a skipped step that changes state (" + step.op + ")";
             return skipped(s.reason);
         }
         return r;
@@ -319,13 +319,15 @@ private:
         if (req.op == GuestOp::Write) req.data = f.data("data", req.size);
         if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
         if (maxphyaddr_ < 64 && req.gpa.value() + req.size > (std::uint64_t{1} << maxphyaddr_))
-            throw Skip{"gpa " + hex(req.gpa.value()) + " is beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) +
-                       " bits): a paged access cannot reach it"};
+            throw Skip{"a gpa beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) + " bits) cannot be reached by a paged access"};
+        // The host bytes the access reaches through each slot it touches must be the scenario's
+        // (or nothing at all): never memory of this process.
         for (const auto& [slot, rec] : slots_) {
-            if ((slot >> 16) != 0 || rec.gpa >= req.gpa.value() + req.size || rec.gpa + rec.size <= req.gpa.value()) continue;
-            if (!layout_.in_span(rec.uaddr, rec.size) && !nothing_mapped(layout_.to_real(rec.uaddr), rec.size))
-                throw Skip{"slot " + std::to_string(slot) + "'s userspace_addr " + hex(rec.uaddr) +
-                           " lies outside the scenario's host mappings; a guest access there would touch the backend's own memory"};
+            const std::uint64_t lo = std::max(rec.gpa, req.gpa.value()), hi = std::min(rec.gpa + rec.size, req.gpa.value() + req.size);
+            if ((slot >> 16) != 0 || lo >= hi) continue;
+            const std::uint64_t hva = rec.uaddr + (lo - rec.gpa);
+            if (!layout_.in_span(hva, hi - lo) && !nothing_mapped(layout_.to_real(hva), hi - lo))
+                throw Skip{"a guest access whose slot points outside the scenario's host mappings would reach the backend's own memory"};
         }
         ensure_private_region();
         if (!image_->map_identity(req.gpa, req.size)) throw Skip{"the backend's page-table pool is exhausted"};

@@ -6,40 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "model/profile/profile.h"
-#include "sim/diff.h"
-#include "sim/kvm/host_platform.h"
 #include "sim/runner.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 using namespace kvmsim;
 using namespace kvmsim::sim;
+using namespace kvmsim::cli;
 
 namespace {
-
-constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
-
-// Files named on the command line, folders searched for *.json, in a stable order.
-std::vector<std::string> collect(const std::vector<std::string>& paths, bool& missing) {
-    std::vector<std::string> files;
-    for (const auto& p : paths) {
-        std::error_code ec;
-        if (fs::is_directory(p, ec)) {
-            std::vector<std::string> found;
-            for (const auto& e : fs::recursive_directory_iterator(p, ec))
-                if (e.is_regular_file() && e.path().extension() == ".json") found.push_back(e.path().string());
-            std::sort(found.begin(), found.end());
-            files.insert(files.end(), found.begin(), found.end());
-        } else if (fs::exists(p, ec)) {
-            files.push_back(p);
-        } else {
-            std::cerr << p << ": no such file or folder\n";
-            missing = true;
-        }
-    }
-    return files;
-}
 
 void check_patch_names(const std::vector<std::string>& names) {
     for (const auto& n : names)
@@ -176,74 +153,6 @@ int cmd_explain(const std::vector<std::string>& args) {
     return fails ? kExitFailed : kExitOk;
 }
 
-int cmd_diff(const std::vector<std::string>& args) {
-    po::options_description desc("kvmsim diff [--json] PATH...\n"
-                                 "Runs every scenario on the model and on this machine's /dev/kvm and prints each step where they\n"
-                                 "disagree. The model runs on the platform this host has (detected), whatever the scenario names.\n"
-                                 "Exit 0: no disagreement; 1: some; 2: bad input, usage, or no usable /dev/kvm (with --require-kvm)");
-    std::vector<std::string> paths;
-    desc.add_options()("help,h", "this help")("json", "print the report as JSON")("require-kvm", "exit 2 when /dev/kvm cannot be used (default: every step is skipped)")(
-        "path", po::value(&paths), "scenario files or folders");
-    po::positional_options_description pos;
-    pos.add("path", -1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-    if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
-    if (paths.empty()) throw po::error("no scenario given");
-    const bool json = vm.count("json") > 0;
-    const kvmhost::HostKvm host = kvmhost::probe_host_kvm();
-    if (!host.usable && vm.count("require-kvm")) {
-        std::cerr << "kvmsim diff: " << host.why_not << "\n";
-        return kExitBadInput;
-    }
-    const std::string platform = host.usable ? host.platform : "pvm";
-    if (!json) {
-        if (host.usable) std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << ")\n";
-        else std::cout << "kernel: unavailable (" << host.why_not << "); every step will be skipped\n";
-    }
-    auto model = make_model_backend();
-    auto kernel = make_kvm_backend();
-    bool bad_input = false;
-    DiffReport total;
-    std::size_t scenarios = 0;
-    nlohmann::json out = {{"platform", platform}, {"disagreements", nlohmann::json::array()}};
-    for (const auto& file : collect(paths, bad_input)) {
-        Scenario s;
-        try {
-            s = load_scenario(file);
-        } catch (const ScenarioError& e) {
-            std::cerr << file << ": " << e.what() << "\n";
-            bad_input = true;
-            continue;
-        }
-        ++scenarios;
-        const DiffReport d = diff_scenario(s, *model, *kernel, platform);
-        for (const auto& x : d.disagreements) {
-            const std::string where = x.step ? "step " + std::to_string(x.step->index) + " (" + x.step->op + ")" : std::string("setup");
-            if (!json) std::cout << file << " [" << x.profile << "] " << where << ": model " << render(x.model) << " | kernel " << render(x.kernel) << "\n";
-            out["disagreements"].push_back({{"file", file}, {"kernel", x.profile}, {"step", x.step ? nlohmann::json(x.step->index) : nlohmann::json()},
-                                            {"model", x.model}, {"kvm", x.kernel}});
-        }
-        if (!json)
-            for (const auto& n : d.notes) std::cout << file << ": note: " << n << "\n";
-        total.add(d);
-    }
-    if (json) {
-        out["scenarios"] = scenarios;
-        out["compared"] = total.compared;
-        out["skipped"] = total.skipped;
-        out["skip_reasons"] = total.skip_reasons;
-        std::cout << out.dump(2) << "\n";
-    } else {
-        std::cout << scenarios << " scenarios: " << total.compared << " steps compared, " << total.disagreements.size() << " disagree, " << total.skipped
-                  << " skipped\n";
-        for (const auto& [why, n] : total.skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
-    }
-    if (bad_input) return kExitBadInput;
-    return total.disagreements.empty() ? kExitOk : kExitFailed;
-}
-
 int cmd_validate(const std::vector<std::string>& args) {
     po::options_description desc("kvmsim validate PATH...\nChecks scenarios against the format without running them");
     std::vector<std::string> paths;
@@ -291,6 +200,7 @@ void usage(std::ostream& os) {
           "  run       run scenarios and check their expectations\n"
           "  explain   run one scenario and show each step's path through the kernel\n"
           "  diff      run scenarios on the model and on /dev/kvm; print every step where they disagree\n"
+          "  fuzz      random sequences on the model and on /dev/kvm; shrink each disagreement to a scenario\n"
           "  validate  check scenarios against the format\n"
           "  profiles  list kernel profiles and patch toggles\n\n"
           "kvmsim <command> --help shows a command's options.\n";
@@ -310,6 +220,7 @@ int main(int argc, char** argv) {
         if (cmd == "explain") return cmd_explain(args);
         if (cmd == "validate") return cmd_validate(args);
         if (cmd == "diff") return cmd_diff(args);
+        if (cmd == "fuzz") return cmd_fuzz(args);
         if (cmd == "profiles") return cmd_profiles();
         if (cmd == "--help" || cmd == "-h" || cmd == "help") return usage(std::cout), kExitOk;
         std::cerr << "kvmsim: unknown command \"" << cmd << "\"\n";

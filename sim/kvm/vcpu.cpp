@@ -67,6 +67,10 @@ public:
     }
     kvm_cpuid2* get() { return reinterpret_cast<kvm_cpuid2*>(storage_.data()); }
     [[nodiscard]] const kvm_cpuid2* get() const { return reinterpret_cast<const kvm_cpuid2*>(storage_.data()); }
+    // Not get()->entries[i]: g++ places the header's flexible array 4 bytes late.
+    [[nodiscard]] const kvm_cpuid_entry2& entry(std::uint32_t i) const {
+        return reinterpret_cast<const kvm_cpuid_entry2*>(reinterpret_cast<const std::uint8_t*>(storage_.data()) + kCpuid2HeaderSize)[i];
+    }
 
 private:
     std::vector<std::uint64_t> storage_;
@@ -126,7 +130,10 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
     regs.rip = image.routine(req.op, req.size);
     regs.rsp = image.stack_top();
     regs.rflags = 2;
-    regs.rdi = req.gpa.value();
+    // The identity map's linear address is the gpa, sign-extended from bit 47 so gpas in the top
+    // half of a 48-bit space stay canonical (the same PML4 entry translates both forms).
+    const std::uint64_t gpa = req.gpa.value();
+    regs.rdi = (gpa & (std::uint64_t{1} << 47)) ? gpa | 0xffff000000000000ull : gpa;
     regs.rsi = req.data;
     if (raw_ioctl(fd_, KVM_SET_REGS, &regs) < 0) {
         out.other_exit = "KVM_SET_REGS failed";
@@ -211,9 +218,8 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
 unsigned guest_maxphyaddr(const Fd& kvm) {
     const auto c = supported_cpuid(kvm);
     if (!c) return 36;
-    const kvm_cpuid2* k = c->get();
-    for (std::uint32_t i = 0; i < k->nent; ++i)
-        if (k->entries[i].function == 0x80000008) return k->entries[i].eax & 0xff;
+    for (std::uint32_t i = 0; i < c->get()->nent; ++i)
+        if (const kvm_cpuid_entry2& e = c->entry(i); e.function == 0x80000008) return e.eax & 0xff;
     return 36;  // SDM: without leaf 80000008H, MAXPHYADDR is 36
 }
 

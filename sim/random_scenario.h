@@ -1,0 +1,29 @@
+// Random but valid-looking scenarios for differential testing, and the shrinker that cuts a
+// disagreeing scenario down to the few steps that still disagree.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+namespace kvmsim::sim {
+
+struct RandomScenarioOptions {
+    unsigned steps = 24;
+    std::string platform = "pvm";
+};
+
+// A scenario document (contract format, no expectations) drawn from `seed`: memslot creates,
+// deletes, moves and flag changes, overlapping and misaligned attempts, read-only and
+// dirty-logging slots, guest reads and writes in and out of slots, host reads, writes,
+// mprotect and munmap, dirty-log reads and clears, capability checks.
+nlohmann::json random_scenario(std::uint64_t seed, const RandomScenarioOptions& options);
+
+// Removes steps (halves, then quarters, ... then single steps) as long as `still_fails` holds
+// for the smaller document; returns the smallest document found. `still_fails` must hold for
+// `doc`. At most `max_tries` calls.
+nlohmann::json shrink_scenario(const nlohmann::json& doc, const std::function<bool(const nlohmann::json&)>& still_fails,
+                               unsigned max_tries = 2000);
+
+}  // namespace kvmsim::sim

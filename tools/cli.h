@@ -1,0 +1,40 @@
+// What the kvmsim subcommands share: exit codes and the scenario file list.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace kvmsim::cli {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
+
+// Files named on the command line, folders searched for *.json, in a stable order.
+inline std::vector<std::string> collect(const std::vector<std::string>& paths, bool& missing) {
+    std::vector<std::string> files;
+    for (const auto& p : paths) {
+        std::error_code ec;
+        if (fs::is_directory(p, ec)) {
+            std::vector<std::string> found;
+            for (const auto& e : fs::recursive_directory_iterator(p, ec))
+                if (e.is_regular_file() && e.path().extension() == ".json") found.push_back(e.path().string());
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else if (fs::exists(p, ec)) {
+            files.push_back(p);
+        } else {
+            std::cerr << p << ": no such file or folder\n";
+            missing = true;
+        }
+    }
+    return files;
+}
+
+int cmd_diff(const std::vector<std::string>& args);
+int cmd_fuzz(const std::vector<std::string>& args);
+
+}  // namespace kvmsim::cli
