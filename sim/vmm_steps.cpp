@@ -78,7 +78,7 @@ void check_vmm_step(const StepFields& f, const std::string& op) {
 void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
     if (!e.is_object()) throw ScenarioError(path, "a VMM step expects an object such as {\"ret\": 0} or {\"data\": ...}, got " + e.dump());
     static const std::set<std::string> keys = {"ret", "log", "memslots", "flash", "vmm", "listing", "mem_slots", "string", "size",
-                                               "exits", "data", "completed", "errno", "signal", "exception"};
+                                               "exits", "data", "completed", "errno", "signal", "exception", "death"};
     for (const auto& [k, v] : e.items())
         if (!keys.contains(k)) {
             std::string list;
@@ -95,7 +95,7 @@ void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
     }
     for (const char* k : {"data", "mem_slots", "size"})
         if (e.contains(k)) (void)parse_number(e.at(k), path + "/" + k);
-    for (const char* k : {"string", "vmm"})
+    for (const char* k : {"string", "vmm", "death"})
         if (e.contains(k) && !e.at(k).is_string()) throw ScenarioError(path + "/" + k, "expected a string");
     if (e.contains("completed") && !e.at("completed").is_boolean()) throw ScenarioError(path + "/completed", "expected true or false");
     check_array_of(e, "log", path, {});
@@ -136,7 +136,8 @@ public:
                           {"size", flash_->size()},                          {"base", flash_->base().value()}};
         }
         j["log"] = vmm_.log().take();
-        j["vmm"] = vmm_.state() == vmm::VmmState::Running ? std::string("running") : "died: " + vmm_.death();
+        j["vmm"] = vmm_.state() == vmm::VmmState::Running ? "running" : "died";
+        if (vmm_.state() == vmm::VmmState::Died) j["death"] = vmm_.death();
         return j;
     }
 

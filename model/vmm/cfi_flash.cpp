@@ -177,7 +177,7 @@ std::uint16_t CfiFlash::read_dev_id(std::uint64_t faddr) const {
 std::string CfiFlash::write_array(Vmm& vmm, std::uint64_t faddr, std::span<const std::uint8_t> bytes) {
     // A plain memcpy/memset into the VMM's own mapping: a hole there is a crash, not an error.
     if (!vmm.mm().copy_to_user(flash_memory_ + faddr, bytes)) {
-        vmm.die("killed by SIGSEGV (flash store at hva " + hex((flash_memory_ + faddr).value()) + ")");
+        vmm.die("killed by SIGSEGV");
         return "; the VMM's store into the array faulted";
     }
     return "";
@@ -189,7 +189,7 @@ std::string CfiFlash::cfi_flash_read(Vmm& vmm, std::uint64_t faddr, std::span<st
     switch (read_mode_) {
     case CfiReadMode::ReadArray:
         if (!vmm.mm().copy_from_user(flash_memory_ + faddr, data)) {
-            vmm.die("killed by SIGSEGV (flash load at hva " + hex((flash_memory_ + faddr).value()) + ")");
+            vmm.die("killed by SIGSEGV");
             return "READ_ARRAY: the VMM's load from the array faulted";
         }
         return "READ_ARRAY: " + std::to_string(data.size()) + " bytes from the array at offset " + hex(faddr);
