@@ -177,6 +177,9 @@ std::uint16_t CfiFlash::read_dev_id(std::uint64_t faddr) const {
 std::string CfiFlash::write_array(Vmm& vmm, std::uint64_t faddr, std::span<const std::uint8_t> bytes) {
     // A plain memcpy/memset into the VMM's own mapping: a hole there is a crash, not an error.
     if (!vmm.mm().copy_to_user(flash_memory_ + faddr, bytes)) {
+        vmm.vm().trace().emit("cfi_flash_mmio", [&] {
+            return "store of " + std::to_string(bytes.size()) + " bytes at hva " + hex((flash_memory_ + faddr).value()) + " leaves the file mapping -> SIGSEGV";
+        });
         vmm.die("killed by SIGSEGV");
         return "; the VMM's store into the array faulted";
     }

@@ -62,7 +62,10 @@ void Vmm::emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data) {
 // models kvm_cpu__start(), kvm-cpu.c (kvmtool)
 AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, const KvmRun& kvm_run) {
     AccessOutcome out;
-    if (state_ == VmmState::Died) return out;
+    if (state_ == VmmState::Died) {
+        kvm_.trace().emit("kvm_cpu__start", [&] { return "the VMM is gone (" + death_ + "): no KVM_RUN"; });
+        return out;
+    }
     const GuestAccessResult r = kvm_run(access);
     std::array<std::uint8_t, 8> bytes{};
     std::memcpy(bytes.data(), &r.data, sizeof r.data);
