@@ -73,6 +73,10 @@ void check_vmm_step(const StepFields& f, const std::string& op) {
         throw ScenarioError(f.path("mapping"), "expected \"kvmtool\", \"mmio-fallback\" or \"ram-fallback\"");
     if (op == "vmm_scratch_device" && (f.u64("size") == 0 || f.u64("size") > vmm::ScratchDevice::kMaxSize))
         throw ScenarioError(f.path("size"), "a scratch device holds 1 byte to 1M");
+    if (op == "vmm_scratch_device" && f.u64("gpa") + f.u64("size") < f.u64("gpa"))
+        throw ScenarioError(f.path("size"), "the range wraps past the top of the guest physical address space");
+    if (op == "vmm_cfi_flash" && f.has("base") && f.u64("base") + vmm::CfiFlash::flash_size(f.u64("file_size")) < f.u64("base"))
+        throw ScenarioError(f.path("base"), "the flash would wrap past the top of the guest physical address space");
 }
 
 void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
@@ -159,7 +163,7 @@ private:
             return nlohmann::json::object();
         }
         if (op == "vmm_scratch_device") {
-            auto& dev = vmm_.add_device(std::make_unique<vmm::ScratchDevice>(Gpa(f.u64("gpa")), f.u64("size")));
+            auto& dev = vmm_.add_device(std::make_unique<vmm::ScratchDevice>(Gpa(f.u64("gpa"))));
             return {{"ret", ret_json(vmm_.mmio_bus().register_mmio(Gpa(f.u64("gpa")), f.u64("size"), dev))}};
         }
         if (op == "vmm_cfi_flash") return cfi_flash(step, f);

@@ -1,4 +1,6 @@
 // The vCPU run loop of kvmtool (kvm-cpu.c) and its MMIO dispatch (mmio.c).
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "vmm.h"

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <unordered_map>
 
 #include "mmio_bus.h"
 
@@ -11,16 +11,16 @@ namespace kvmsim::vmm {
 
 class ScratchDevice final : public MmioDevice {
 public:
-    ScratchDevice(Gpa base, std::uint64_t size) : base_(base), regs_(size) {}
+    explicit ScratchDevice(Gpa base) : base_(base) {}
     [[nodiscard]] std::string_view name() const override { return "scratch"; }
     std::string mmio(Vmm& vmm, Gpa addr, std::span<std::uint8_t> data, bool is_write) override;
 
-    // Registers must be allocated; a bus range bigger than this is refused up front.
+    // A range this large is refused by the scenario engine: it is meant for register banks.
     static constexpr std::uint64_t kMaxSize = 1u << 20;
 
 private:
     Gpa base_;
-    std::vector<std::uint8_t> regs_;
+    std::unordered_map<std::uint64_t, std::uint8_t> regs_;  // written bytes only; the rest read as 0
 };
 
 }  // namespace kvmsim::vmm

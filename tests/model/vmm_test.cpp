@@ -103,7 +103,7 @@ TEST_CASE("vmm: a KVM refusal comes back as the errno and adds no bank") {
 }
 
 TEST_CASE("vmm: the MMIO tree refuses overlaps and hands over only accesses wholly inside one range") {
-    ScratchDevice a(Gpa(0x1000), 0x100), b(Gpa(0x1100), 0x100);
+    ScratchDevice a(Gpa(0x1000)), b(Gpa(0x1100));
     MmioBus bus;
     REQUIRE_OK(bus.register_mmio(Gpa(0x1000), 0x100, a));
     REQUIRE_OK(bus.register_mmio(Gpa(0x1100), 0x100, b));
