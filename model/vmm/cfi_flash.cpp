@@ -120,6 +120,9 @@ KvmResult CfiFlash::create(Vmm& vmm, const CfiFlashConfig& config, CfiFlash** ou
         vmm.vm().trace().emit("create_flash_device_file", [&] { return "kvm__register_mmio -> -" + std::string(to_string(*r.err())) + ": flash not created"; });
         vmm.vm().mmu_notifier_invalidate_range(f.flash_memory_, f.flash_memory_ + f.size_);
         (void)vmm.mm().munmap(f.flash_memory_, f.size_);
+        // cfi_flash__init() passes the error up; init_list__init() fails and kvmtool stops.
+        vmm.log().warning("Failed init: cfi_flash__init");
+        vmm.die("Initialisation failed");
         return r;
     }
     *out = &vmm.add_device(std::move(dev));
@@ -180,7 +183,7 @@ std::string CfiFlash::write_array(Vmm& vmm, std::uint64_t faddr, std::span<const
         vmm.vm().trace().emit("cfi_flash_mmio", [&] {
             return "store of " + std::to_string(bytes.size()) + " bytes at hva " + hex((flash_memory_ + faddr).value()) + " leaves the file mapping -> SIGSEGV";
         });
-        vmm.die("killed by SIGSEGV");
+        vmm.killed_by("SIGSEGV");
         return "; the VMM's store into the array faulted";
     }
     return "";
@@ -192,7 +195,7 @@ std::string CfiFlash::cfi_flash_read(Vmm& vmm, std::uint64_t faddr, std::span<st
     switch (read_mode_) {
     case CfiReadMode::ReadArray:
         if (!vmm.mm().copy_from_user(flash_memory_ + faddr, data)) {
-            vmm.die("killed by SIGSEGV");
+            vmm.killed_by("SIGSEGV");
             return "READ_ARRAY: the VMM's load from the array faulted";
         }
         return "READ_ARRAY: " + std::to_string(data.size()) + " bytes from the array at offset " + hex(faddr);

@@ -32,12 +32,26 @@ std::string perror_text(Errno e) {
 
 }  // namespace
 
-// models die() / die_perror(), util/util.c (kvmtool)
-void Vmm::die(std::string why) {
+// models die(), util/util.c (kvmtool)
+void Vmm::die(std::string msg) {
     if (state_ == VmmState::Died) return;
     state_ = VmmState::Died;
-    death_ = why;
-    log_.raw(std::move(why));
+    death_ = msg;
+    log_.fatal(std::move(msg));
+}
+
+// models die_perror(), util/util.c (kvmtool)
+void Vmm::die_perror(const std::string& s, Errno e) {
+    if (state_ == VmmState::Died) return;
+    state_ = VmmState::Died;
+    death_ = s + ": " + perror_text(e);
+    log_.raw(death_);
+}
+
+void Vmm::killed_by(std::string_view signal) {
+    if (state_ == VmmState::Died) return;
+    state_ = VmmState::Died;
+    death_ = "killed by " + std::string(signal);
 }
 
 // models kvm__emulate_mmio(), mmio.c (kvmtool)
@@ -77,7 +91,9 @@ AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, c
         case VcpuEvent::Kind::Exit: {
             if (e.exit != Exit::Mmio) {
                 // kvm_cpu__handle_exit() knows none of the exits this model produces besides MMIO.
-                die("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
+                // kvm_cpu__start()'s panic path: the reason is logged and the vCPU thread ends.
+                log_.error("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
+                die("KVM exit reason " + std::string(to_string(e.exit)));
                 out.stop = e;
                 return out;
             }
@@ -102,13 +118,13 @@ AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, c
             // kvm_cpu__run(): EINTR and EAGAIN re-enter; anything else is fatal.
             if (e.error == Errno::Eintr || e.error == Errno::Eagain) break;
             kvm_.trace().emit("kvm_cpu__run", [&] { return "KVM_RUN returned -" + std::string(to_string(e.error)) + " -> die_perror"; });
-            die("KVM_RUN failed: " + perror_text(e.error));
+            die_perror("KVM_RUN failed", e.error);
             out.stop = e;
             return out;
         case VcpuEvent::Kind::Signal:
             // kvmtool installs no SIGBUS handler: the default action ends the process.
             kvm_.trace().emit("kvm_cpu__run", [] { return std::string("SIGBUS during KVM_RUN: no handler -> process killed"); });
-            die("killed by " + std::string(to_string(e.signal)));
+            killed_by(to_string(e.signal));
             out.stop = e;
             return out;
         case VcpuEvent::Kind::Exception:

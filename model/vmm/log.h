@@ -10,8 +10,11 @@ namespace kvmsim::vmm {
 
 class VmmLog {
 public:
-    // kvmtool's report() prefixes: " Error: ", " Info: ", and pr_debug's "debug" level.
+    // kvmtool's report() prefixes (" Error: ", " Warning: ", " Fatal: ", " Info: "), without
+    // the leading space, and "Debug: " for pr_debug.
     void error(std::string msg) { lines_.push_back("Error: " + std::move(msg)); }
+    void warning(std::string msg) { lines_.push_back("Warning: " + std::move(msg)); }
+    void fatal(std::string msg) { lines_.push_back("Fatal: " + std::move(msg)); }
     void info(std::string msg) { lines_.push_back("Info: " + std::move(msg)); }
     void debug(std::string msg) { lines_.push_back("Debug: " + std::move(msg)); }
     // Written with a bare fprintf(stderr) in kvmtool, no prefix.

@@ -70,8 +70,12 @@ public:
     // models kvm_cpu__start(), kvm-cpu.c (kvmtool): KVM_RUN until this access retires or stops
     AccessOutcome run_access(std::uint32_t vcpu_id, const VcpuAccess& access, const KvmRun& kvm_run);
 
-    // models die() / die_perror(), util/util.c (kvmtool): the VMM process ends
-    void die(std::string why);
+    // models die(), util/util.c (kvmtool): " Fatal: <msg>" and exit
+    void die(std::string msg);
+    // models die_perror(), util/util.c (kvmtool): perror(s) and exit
+    void die_perror(const std::string& s, Errno e);
+    // The process ends on a signal it does not handle; kvmtool prints nothing.
+    void killed_by(std::string_view signal);
     [[nodiscard]] VmmState state() const { return state_; }
     [[nodiscard]] const std::string& death() const { return death_; }
 
