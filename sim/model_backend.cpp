@@ -8,6 +8,7 @@
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
 #include "model/x86/x86_arch.h"
+#include "vmm_steps.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -43,6 +44,7 @@ public:
         mm_ = std::make_unique<HostMm>();
         kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
         kvm_->trace().enable(config.trace);
+        vmm_ = std::make_unique<VmmSteps>(*kvm_, *mm_, platform_);
         for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
             const HostMapping& m = scenario.mmaps[i];
             const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);
@@ -89,6 +91,7 @@ private:
             return ioctl_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
         if (op == "kvm_call") return kvm_call(f);
+        if (is_vmm_op(op)) return vmm_->run(step, f);
         throw ScenarioError(step.path + "/op", "op not handled by the model backend");
     }
 
@@ -182,6 +185,7 @@ private:
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;
     std::unique_ptr<kvm> kvm_;
+    std::unique_ptr<VmmSteps> vmm_;  // after kvm_: destroyed first, it refers to the VM
 };
 
 }  // namespace

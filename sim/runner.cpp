@@ -6,7 +6,8 @@
 namespace kvmsim::sim {
 namespace {
 
-const std::set<std::string> kHexKeys = {"data", "phys_addr", "hva", "gpa", "pfn", "cr2", "error_code", "flags"};
+const std::set<std::string> kHexKeys = {"data", "phys_addr", "hva", "gpa", "pfn", "cr2", "error_code", "flags",
+                                           "reply", "guest_phys_addr", "memory_size", "userspace_addr", "base", "sr"};
 
 std::uint8_t vector_number(const nlohmann::json& v) {
     if (v.is_string()) {
@@ -37,6 +38,13 @@ std::optional<std::string> compare_at(const nlohmann::json& exp, const nlohmann:
             }
             if (auto d = compare_at(value, act.at(key), w)) return d;
         }
+        return std::nullopt;
+    }
+    if (exp.is_array() && act.is_array()) {
+        // Lists compare entry by entry, so numbers in any spelling and partial objects work.
+        if (exp.size() != act.size()) return differ();
+        for (std::size_t i = 0; i < exp.size(); ++i)
+            if (auto d = compare_at(exp[i], act[i], where + "[" + std::to_string(i) + "]")) return d;
         return std::nullopt;
     }
     if (exp.is_boolean()) return act.is_boolean() && act == exp ? std::nullopt : std::optional(differ());

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fields.h"
+#include "vmm_steps.h"
 #include "model/errno.h"
 #include "model/kvm/run.h"
 #include "model/profile/profile.h"
@@ -46,6 +47,16 @@ const std::vector<OpSpec>& op_specs() {
         {"host_poison", {{"hva", Kind::Hva, true}}},
         {"kvm_call", {{"fn", Kind::String, true}, {"gfn", Kind::U64, false}, {"as_id", Kind::U32, false}, {"write", Kind::Bool, false},
                       {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"data", Kind::Data, false}}},
+        // VMM steps (sim/vmm_steps.cpp)
+        {"vmm_register_mem", {{"gpa", Kind::U64, true}, {"size", Kind::U64, true}, {"hva", Kind::Hva, true}, {"type", Kind::String, true}}},
+        {"vmm_destroy_mem", {{"gpa", Kind::U64, true}, {"size", Kind::U64, true}, {"hva", Kind::Hva, true}}},
+        {"vmm_mem_banks", {{"type", Kind::String, false}}},
+        {"vmm_mem_type_to_string", {{"type", Kind::String, true}}},
+        {"vmm_options", {{"debug_mmio", Kind::Bool, false}}},
+        {"vmm_scratch_device", {{"gpa", Kind::U64, true}, {"size", Kind::U64, true}}},
+        {"vmm_cfi_flash", {{"hva", Kind::Hva, true}, {"file_size", Kind::U64, true}, {"base", Kind::U64, false}, {"mapping", Kind::String, false}}},
+        {"vmm_guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}}},
+        {"vmm_guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
     };
     return specs;
 }
@@ -95,6 +106,7 @@ void check_field(const StepFields& f, const FieldSpec& spec, const nlohmann::jso
 
 // Checks an expectation's shape: numbers parse, names are known, keys are the contract's.
 void check_expect(const nlohmann::json& e, const std::string& op, const std::string& path) {
+    if (is_vmm_op(op)) return check_vmm_expect(e, path);
     auto check_errno = [&](const nlohmann::json& v, const std::string& p) {
         if (!v.is_string() || !errno_from_string(v.get<std::string>()))
             throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
@@ -274,6 +286,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");
+        if (is_vmm_op(st.op)) check_vmm_step(fields, st.op);
         if (raw.contains("expect")) {
             check_expect(raw.at("expect"), st.op, st.path + "/expect");
             st.expect = raw.at("expect");

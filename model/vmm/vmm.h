@@ -1,0 +1,101 @@
+// The VMM: kvmtool's per-VM state (its bank list, MMIO tree and devices) and the vCPU run loop
+// (kvm_cpu__start(), kvm-cpu.c) that turns each KVM_EXIT_MMIO into a device call. It sees the
+// kernel model only as kvmtool sees /dev/kvm: ioctls in, struct kvm_run out.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../host/host_mm.h"
+#include "../kvm/kvm.h"
+#include "../kvm/run.h"
+#include "log.h"
+#include "mem_banks.h"
+#include "mmio_bus.h"
+
+namespace kvmsim::vmm {
+
+// One guest load or store, as the guest issues it.
+struct VcpuAccess {
+    Gpa gpa;
+    unsigned size = 4;
+    bool is_write = false;
+    std::uint64_t data = 0;  // a store's value, little-endian
+};
+
+// KVM_RUN for one access: the architecture's model of the vCPU, bound by the caller.
+using KvmRun = std::function<GuestAccessResult(const VcpuAccess&)>;
+
+// One exit and what the VMM made of it.
+struct HandledExit {
+    VcpuEvent event;                      // as KVM_RUN reported it
+    std::string device;                   // the device that claimed it; empty: none did
+    std::string decision;                 // what the device (or kvmtool) did, in words
+    std::array<std::uint8_t, 8> reply{};  // a read's kvm_run->mmio.data when KVM_RUN resumed
+};
+
+enum class VmmState { Running, Died };
+
+struct AccessOutcome {
+    std::vector<HandledExit> exits;
+    std::optional<VcpuEvent> stop;  // a failed KVM_RUN, a signal or a guest exception that ended it
+    bool completed = false;         // the instruction retired
+    std::uint64_t data = 0;         // a load's value
+};
+
+class Vmm {
+public:
+    Vmm(kvm& vm, HostMm& mm) : kvm_(vm), mm_(mm), banks_(vm, log_) {}
+
+    [[nodiscard]] kvm& vm() { return kvm_; }
+    [[nodiscard]] HostMm& mm() { return mm_; }
+    [[nodiscard]] MemBanks& banks() { return banks_; }
+    [[nodiscard]] MmioBus& mmio_bus() { return mmio_; }
+    [[nodiscard]] VmmLog& log() { return log_; }
+
+    // The VMM owns its devices for the VM's lifetime (kvmtool's device__register()).
+    template <typename Device>
+    Device& add_device(std::unique_ptr<Device> d) {
+        Device& ref = *d;
+        devices_.push_back(std::move(d));
+        return ref;
+    }
+
+    // models kvm_cpu__start(), kvm-cpu.c (kvmtool): KVM_RUN until this access retires or stops
+    AccessOutcome run_access(std::uint32_t vcpu_id, const VcpuAccess& access, const KvmRun& kvm_run);
+
+    // models die(), util/util.c (kvmtool): " Fatal: <msg>" and exit
+    void die(std::string msg);
+    // models die_perror(), util/util.c (kvmtool): perror(s) and exit
+    void die_perror(const std::string& s, Errno e);
+    // The process ends on a signal it does not handle; kvmtool prints nothing.
+    void killed_by(std::string_view signal);
+    [[nodiscard]] VmmState state() const { return state_; }
+    [[nodiscard]] const std::string& death() const { return death_; }
+
+    bool debug_mmio = false;  // kvmtool --debug-mmio
+
+private:
+    // models kvm__emulate_mmio(), mmio.c (kvmtool)
+    void emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data);
+
+    kvm& kvm_;
+    HostMm& mm_;
+    VmmLog log_;
+    MemBanks banks_;
+    MmioBus mmio_;
+    std::vector<std::unique_ptr<MmioDevice>> devices_;
+    // Each vCPU's kvm_run page: the kernel fills mmio.data only for writes, so a read nobody
+    // answers returns whatever the previous exit left there.
+    std::map<std::uint32_t, std::array<std::uint8_t, 8>> run_data_;
+    VmmState state_ = VmmState::Running;
+    std::string death_;
+};
+
+}  // namespace kvmsim::vmm
