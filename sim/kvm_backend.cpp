@@ -19,6 +19,7 @@
 #include "kvm/host_platform.h"
 #include "kvm/vcpu.h"
 #include "outcome.h"
+#include "runner.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -66,6 +67,7 @@ public:
     void start(const Scenario& scenario, const RunConfig& config) override {
         reset();
         scenario_ = &scenario;
+        trace_.enable(config.trace);
         skip_all_ = cannot_reproduce(scenario, config);
         if (skip_all_) return;
         if (!config.platform && scenario.platform != host_.platform)
@@ -81,6 +83,10 @@ public:
         maxphyaddr_ = guest_maxphyaddr(kvm_);
         if (auto err = layout_.place(scenario)) throw ScenarioError("/host", "the kvm backend cannot place the host mappings: " + *err);
         if (layout_.relocated())
+            trace_.emit("mmap", [&] {
+                return "the scenario's hvas are taken in this process: mappings placed at hva + " + hex(static_cast<std::uint64_t>(layout_.delta()));
+            });
+        if (layout_.relocated())
             notes_.push_back("host mappings relocated: every scenario hva in [" + hex(layout_.span().first) + ", " + hex(layout_.span().second) +
                              ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
         plan_private_region(scenario);
@@ -92,6 +98,7 @@ public:
         if (diverged_) return skipped(*diverged_);
         try {
             r.actual = dispatch(step);
+            r.trace = trace_.take();
         } catch (const Skip& s) {
             // What follows a skipped step that changes state would be compared against a
             // state the kernel never reached.
@@ -209,6 +216,10 @@ private:
             throw Skip{"the backend's own slot " + std::to_string(*private_slot_) + " at gpa " + hex(private_gpa_) + " was refused: " +
                        errno_json(r).get<std::string>()};
         private_slot_created_ = true;
+        trace_.emit("ioctl", [&] {
+            return "backend's own slot " + std::to_string(*private_slot_) + ": guest code, IDT and identity page tables at gpa " + hex(private_gpa_) +
+                   " (1 MiB)";
+        });
     }
 
     nlohmann::json dispatch(const Step& step) {
@@ -260,6 +271,10 @@ private:
         const std::uint64_t uaddr = f.hva("userspace_addr");
         kvm_userspace_memory_region region{slot, f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), layout_.to_real(uaddr)};
         const long r = raw_ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region);
+        trace_.emit("ioctl", [&] {
+            return "KVM_SET_USER_MEMORY_REGION {slot " + hex(slot) + ", flags " + hex(region.flags) + ", gpa " + hex(region.guest_phys_addr) + ", size " +
+                   hex(region.memory_size) + ", uaddr " + hex(region.userspace_addr) + "} = " + errno_json(r).dump();
+        });
         if (r == 0) {
             if (region.memory_size == 0) slots_.erase(slot);
             else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr};
@@ -335,6 +350,13 @@ private:
         if (!vcpu.ready())
             if (auto err = vcpu.configure(kvm_, *image_)) throw Skip{"vCPU setup failed: " + *err};
         const AccessOutcome out = vcpu.access(*image_, req, layout_);
+        trace_.emit("KVM_RUN", [&] {
+            return std::string(req.op == GuestOp::Write ? "mov to " : "mov from ") + hex(req.gpa.value()) + " (" + std::to_string(req.size) +
+                   " bytes) by the backend's guest code at CPL 0, 64-bit mode";
+        });
+        for (const VcpuEvent& e : out.result.events) trace_.emit("KVM_RUN", [&] { return "-> " + render(event_json(e)); });
+        if (out.other_exit) trace_.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
+        if (out.result.completed) trace_.emit("KVM_RUN", [] { return std::string("-> KVM_EXIT_HLT after the access: it retired"); });
         if (out.other_exit) {
             nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
             j["exit"] = *out.other_exit;
@@ -374,6 +396,7 @@ private:
     std::optional<std::string> diverged_;
     std::vector<std::string> notes_;
     HostLayout layout_;
+    Trace trace_;
     std::size_t run_size_ = 0;
     unsigned maxphyaddr_ = 36;
     std::map<std::uint32_t, std::unique_ptr<Vcpu>> vcpus_;

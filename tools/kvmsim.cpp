@@ -110,11 +110,13 @@ int cmd_run(const std::vector<std::string>& args) {
 }
 
 int cmd_explain(const std::vector<std::string>& args) {
-    po::options_description desc("kvmsim explain [--kernel P] FILE\n"
+    po::options_description desc("kvmsim explain [--kernel P] [--backend model|kvm] FILE\n"
                                  "Runs one scenario and shows, for each step, the kernel functions it went through and why it ended as it did");
     std::vector<std::string> paths;
     std::optional<std::string> kernel;
-    desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "explain the run against this profile")("path", po::value(&paths), "scenario file");
+    std::string backend_name = "model";
+    desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "explain the run against this profile")(
+        "backend", po::value(&backend_name), "model (default), or kvm: show the ioctls and exits on this machine's /dev/kvm")("path", po::value(&paths), "scenario file");
     po::positional_options_description pos;
     pos.add("path", -1);
     po::variables_map vm;
@@ -133,8 +135,9 @@ int cmd_explain(const std::vector<std::string>& args) {
         std::cerr << paths[0] << ": " << e.what() << "\n";
         return kExitBadInput;
     }
+    if (backend_name != "model" && backend_name != "kvm") throw po::error("unknown backend \"" + backend_name + "\" (model or kvm)");
     std::cout << s.name << "\n\n" << s.description << "\n";
-    auto backend = make_model_backend();
+    auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
     std::size_t fails = 0;
     RunOptions options;
     options.kernel = kernel;
@@ -142,9 +145,14 @@ int cmd_explain(const std::vector<std::string>& args) {
     for (const auto& run : run_scenario(s, *backend, options)) {
         std::cout << "\n=== kernel " << run.profile << " (platform " << s.platform << ") ===\n";
         if (run.setup_error) std::cout << "setup refused: " << *run.setup_error << "\n";
+        for (const auto& note : backend->notes()) std::cout << "note: " << note << "\n";
         for (const auto& st : run.steps) {
             std::cout << "\nstep " << st.step->index << ": " << st.step->op << "\n";
             for (const auto& ev : st.trace) std::cout << "    " << ev.function << ": " << ev.detail << "\n";
+            if (st.skipped) {
+                std::cout << "  skipped: " << st.skip_reason << "\n";
+                continue;
+            }
             std::cout << "  -> " << render(st.actual) << "\n";
             if (!st.expected.is_null()) std::cout << (st.difference ? "  MISMATCH: " + *st.difference : std::string("  as expected")) << "\n";
         }
