@@ -3,6 +3,7 @@
 #include <linux/kvm.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 
 #include <array>
 #include <atomic>
@@ -28,6 +29,36 @@ void on_sigbus(int, siginfo_t* info, void*) {
     g_sigbus_addr.store(reinterpret_cast<std::uint64_t>(info->si_addr));
     g_sigbus.store(true);
 }
+
+// A guest that never hands control back (it cannot with the backend's code, but a kernel bug
+// could) must not hang kvmsim: SIGALRM interrupts KVM_RUN with EINTR after kRunTimeoutSeconds.
+constexpr int kRunTimeoutSeconds = 10;
+std::atomic<bool> g_alarm{false};
+void on_alarm(int) { g_alarm.store(true); }
+
+class RunTimer {
+public:
+    RunTimer() {
+        struct sigaction sa {};
+        sa.sa_handler = on_alarm;  // no SA_RESTART: KVM_RUN returns -EINTR
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGALRM, &sa, &old_);
+        g_alarm.store(false);
+        itimerval t{};
+        t.it_value.tv_sec = kRunTimeoutSeconds;
+        ::setitimer(ITIMER_REAL, &t, nullptr);
+    }
+    RunTimer(const RunTimer&) = delete;
+    RunTimer& operator=(const RunTimer&) = delete;
+    ~RunTimer() {
+        itimerval off{};
+        ::setitimer(ITIMER_REAL, &off, nullptr);
+        ::sigaction(SIGALRM, &old_, nullptr);
+    }
+
+private:
+    struct sigaction old_ {};
+};
 
 class SigbusCatcher {
 public:
@@ -142,12 +173,17 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
     std::array<std::uint8_t, 8> reply{};
     std::memcpy(reply.data(), &req.mmio_reply, 8);
     const SigbusCatcher catcher;
+    const RunTimer timer;
     // An access exits at most once per fragment (two at a page boundary) before its hlt.
     for (int round = 0; round < 16; ++round) {
         run_->exit_reason = KVM_EXIT_UNKNOWN;
         const long r = raw_ioctl(fd_, KVM_RUN, 0);
         if (r < 0) {
             VcpuEvent e;
+            if (r == -EINTR && g_alarm.load() && !g_sigbus.load()) {
+                out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
+                return out;
+            }
             if (r == -EINTR && g_sigbus.load()) {
                 e.kind = VcpuEvent::Kind::Signal;
                 e.signal = Signal::Sigbus;
