@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -33,6 +34,21 @@ inline std::vector<std::string> collect(const std::vector<std::string>& paths, b
     }
     return files;
 }
+
+// Parses a subcommand's arguments; every bare argument is a "path".
+inline boost::program_options::variables_map parse_command(const boost::program_options::options_description& desc,
+                                                          const std::vector<std::string>& args) {
+    namespace po = boost::program_options;
+    po::positional_options_description pos;
+    pos.add("path", -1);
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+    return vm;
+}
+
+// Patch toggle names given on the command line must exist.
+void check_patch_names(const std::vector<std::string>& names);
 
 int cmd_diff(const std::vector<std::string>& args);
 int cmd_fuzz(const std::vector<std::string>& args);

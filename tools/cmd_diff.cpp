@@ -28,11 +28,7 @@ int cmd_diff(const std::vector<std::string>& args) {
         "revert", po::value(&revert)->composing(), "the running kernel lacks this patch: the model side reverts the toggle (repeatable)")(
         "unavailable-exit", po::value(&unavailable_exit), "exit with this code when /dev/kvm cannot be used (CTest marks 77 as skipped); default: run, every step skipped")(
         "path", po::value(&paths), "scenario files or folders");
-    po::positional_options_description pos;
-    pos.add("path", -1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
+    const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.empty()) throw po::error("no scenario given");
     const bool json = vm.count("json") > 0;
@@ -46,10 +42,8 @@ int cmd_diff(const std::vector<std::string>& args) {
         if (host.usable) std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << ")\n";
         else std::cout << "kernel: unavailable (" << host.why_not << "); every step will be skipped\n";
     }
-    for (const auto& n : apply)
-        if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
-    for (const auto& n : revert)
-        if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
+    check_patch_names(apply);
+    check_patch_names(revert);
     auto model = apply.empty() && revert.empty() ? make_model_backend() : make_toggled_model_backend(apply, revert);
     if (!json && (!apply.empty() || !revert.empty())) std::cout << "model side: " << model->name() << "\n";
     auto kernel = make_kvm_backend();
@@ -148,10 +142,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         other = make_toggled_model_backend(apply, revert);
         std::cout << "model (mainline) against " << other->name() << "\n";
     }
-    for (const auto& n : apply)
-        if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
-    for (const auto& n : revert)
-        if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
+    check_patch_names(apply);
+    check_patch_names(revert);
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
     const RandomScenarioOptions options{steps, platform};
     DiffReport total;

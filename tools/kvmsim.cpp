@@ -18,10 +18,14 @@ using namespace kvmsim::cli;
 
 namespace {
 
-void check_patch_names(const std::vector<std::string>& names) {
+}  // namespace
+
+void kvmsim::cli::check_patch_names(const std::vector<std::string>& names) {
     for (const auto& n : names)
         if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");
 }
+
+namespace {
 
 int cmd_run(const std::vector<std::string>& args) {
     po::options_description desc("kvmsim run [--backend model|kvm] [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
@@ -36,11 +40,7 @@ int cmd_run(const std::vector<std::string>& args) {
         "apply", po::value(&apply)->composing(), "apply a patch toggle on top of the profile (repeatable)")(
         "revert", po::value(&revert)->composing(), "revert a patch toggle (repeatable)")("json", "print the results as JSON")(
         "path", po::value(&paths), "scenario files or folders");
-    po::positional_options_description pos;
-    pos.add("path", -1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
+    const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.empty()) throw po::error("no scenario given");
     if (vm.count("kernel")) {
@@ -117,11 +117,7 @@ int cmd_explain(const std::vector<std::string>& args) {
     std::string backend_name = "model";
     desc.add_options()("help,h", "this help")("kernel", po::value<std::string>(), "explain the run against this profile")(
         "backend", po::value(&backend_name), "model (default), or kvm: show the ioctls and exits on this machine's /dev/kvm")("path", po::value(&paths), "scenario file");
-    po::positional_options_description pos;
-    pos.add("path", -1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
+    const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.size() != 1) throw po::error("explain takes exactly one scenario file");
     if (vm.count("kernel")) {
@@ -165,11 +161,7 @@ int cmd_validate(const std::vector<std::string>& args) {
     po::options_description desc("kvmsim validate PATH...\nChecks scenarios against the format without running them");
     std::vector<std::string> paths;
     desc.add_options()("help,h", "this help")("path", po::value(&paths), "scenario files or folders");
-    po::positional_options_description pos;
-    pos.add("path", -1);
-    po::variables_map vm;
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
+    const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.empty()) throw po::error("no scenario given");
     bool bad = false;
