@@ -31,6 +31,8 @@ int cmd_diff(const std::vector<std::string>& args) {
     const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.empty()) throw po::error("no scenario given");
+    check_patch_names(apply);
+    check_patch_names(revert);
     const bool json = vm.count("json") > 0;
     const kvmhost::HostKvm host = kvmhost::probe_host_kvm();
     if (!host.usable && unavailable_exit >= 0) {
@@ -42,8 +44,6 @@ int cmd_diff(const std::vector<std::string>& args) {
         if (host.usable) std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << ")\n";
         else std::cout << "kernel: unavailable (" << host.why_not << "); every step will be skipped\n";
     }
-    check_patch_names(apply);
-    check_patch_names(revert);
     auto model = apply.empty() && revert.empty() ? make_model_backend() : make_toggled_model_backend(apply, revert);
     if (!json && (!apply.empty() || !revert.empty())) std::cout << "model side: " << model->name() << "\n";
     auto kernel = make_kvm_backend();
