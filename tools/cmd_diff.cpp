@@ -126,6 +126,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (against != "kvm" && against != "model") throw po::error("--against takes kvm or model");
     if (steps < 2 || steps > 10000) throw po::error("--steps must be between 2 and 10000");
+    check_patch_names(apply);
+    check_patch_names(revert);
     std::string platform = "pvm";
     std::unique_ptr<Backend> other;
     if (against == "kvm") {
@@ -142,8 +144,6 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         other = make_toggled_model_backend(apply, revert);
         std::cout << "model (mainline) against " << other->name() << "\n";
     }
-    check_patch_names(apply);
-    check_patch_names(revert);
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
     const RandomScenarioOptions options{steps, platform};
     DiffReport total;
