@@ -162,17 +162,20 @@ private:
     void plan_private_region(const Scenario& s) {
         std::vector<Interval> used;
         std::vector<std::uint32_t> ids;
+        // Every guest-physical address a step names, whatever the op (memslots, accesses, page
+        // tables, VMM banks and devices), with the size beside it or two pages.
+        static const std::vector<std::pair<const char*, const char*>> kGpaFields = {
+            {"guest_phys_addr", "memory_size"}, {"gpa", "size"}, {"base", "size"}, {"root", ""}, {"pool", "pool_size"}};
         for (const Step& st : s.steps) {
             const StepFields f(st, s);
             try {
-                if (st.op == "KVM_SET_USER_MEMORY_REGION" || st.op == "KVM_GET_DIRTY_LOG" || st.op == "KVM_CLEAR_DIRTY_LOG") ids.push_back(f.u32("slot"));
-                if (st.op == "KVM_SET_USER_MEMORY_REGION") {
-                    const std::uint64_t gpa = f.u64("guest_phys_addr"), size = f.u64("memory_size");
+                if (f.has("slot") && st.op.rfind("KVM_", 0) == 0) ids.push_back(f.u32("slot"));
+                for (const auto& [key, size_key] : kGpaFields) {
+                    if (!f.has(key) || !st.fields.at(key).is_primitive() || st.fields.at(key).is_boolean()) continue;
+                    const std::uint64_t gpa = f.u64(key) & ~(kPage - 1);
+                    std::uint64_t size = 2 * kPage;
+                    if (*size_key && f.has(size_key) && !st.fields.at(size_key).is_boolean()) size = std::max(size, f.u64(size_key) + kPage);
                     used.push_back({gpa, gpa + size < gpa ? ~std::uint64_t{0} : gpa + size});
-                }
-                if (st.op == "guest_read" || st.op == "guest_write") {
-                    const std::uint64_t gpa = f.u64("gpa") & ~(kPage - 1);
-                    used.push_back({gpa, gpa + 2 * kPage});
                 }
             } catch (const ScenarioError&) {
                 // An unreadable field fails its own step; it reserves nothing here.
