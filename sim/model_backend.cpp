@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "fields.h"
+#include "paging_steps.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -121,6 +122,9 @@ private:
             return ioctl_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
         if (op == "kvm_call") return kvm_call(f);
+        if (op == "KVM_SET_SREGS") return paging_.set_sregs(*kvm_, platform_, step, f);
+        if (op == "build_page_tables") return paging_.build_page_tables(*kvm_, step, f);
+        if (op == "guest_fetch") return gva_access(step, f, GvaAccessType::Fetch);
         throw ScenarioError(step.path + "/op", "op not handled by the model backend");
     }
 
@@ -147,6 +151,7 @@ private:
     }
 
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        if (f.has("gva")) return gva_access(step, f, step.op == "guest_write" ? GvaAccessType::Write : GvaAccessType::Read);
         kvm_vcpu* vcpu = kvm_->vcpu(f.u32("vcpu"));
         if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
         GuestAccess a;
@@ -213,6 +218,18 @@ private:
         return {{"ret", 0}, {"data", v}};
     }
 
+    // A guest access by gva (or a fetch): translated by the guest's page tables first.
+    nlohmann::json gva_access(const Step& step, const StepFields& f, GvaAccessType type) {
+        kvm_vcpu* vcpu = kvm_->vcpu(f.u32("vcpu"));
+        if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+        const GuestAccessResult res = paging_.access(*kvm_, platform_, *vcpu, f, type).access;
+        nlohmann::json j = res.events.empty() ? nlohmann::json::object() : event_json(res.events.front());
+        if (res.completed && type != GvaAccessType::Write) j["data"] = res.data;
+        if (res.completed && res.events.empty() && type == GvaAccessType::Write) j["data"] = f.data("data", f.access_size("size"));
+        return j;
+    }
+
+    PagingSteps paging_;
     const Scenario* scenario_ = nullptr;
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;
