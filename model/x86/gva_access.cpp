@@ -20,7 +20,7 @@ using Translation = std::variant<Gpa, x86_exception, VcpuEvent>;
 VcpuEvent exception_event(const x86_exception& e) {
     VcpuEvent ev;
     ev.kind = VcpuEvent::Kind::Exception;
-    ev.exception = {e.vector, e.error_code, e.vector == x86::PF_VECTOR || e.vector == x86::DF_VECTOR ? e.address.value() : 0};
+    ev.exception = {e.vector, e.error_code, e.vector == x86::kPfVector || e.vector == x86::kDfVector ? e.address.value() : 0};
     return ev;
 }
 
@@ -113,9 +113,9 @@ struct Mmu {
             const Translation t = translate(gate_gva, {});
             if (std::holds_alternative<Gpa>(t)) return exception_event(e);
             if (const auto* ev = std::get_if<VcpuEvent>(&t)) return *ev;
-            if (e.vector == x86::DF_VECTOR) break;
+            if (e.vector == x86::kDfVector) break;
             k.trace().emit("kvm_multiple_exception", [&] { return "a #PF while delivering a #PF -> #DF"; });
-            e = {x86::DF_VECTOR, 0, std::get<x86_exception>(t).address};
+            e = {x86::kDfVector, 0, std::get<x86_exception>(t).address};
         }
         k.trace().emit("kvm_multiple_exception", [&] { return "a fault while delivering #DF: triple fault -> KVM_EXIT_SHUTDOWN"; });
         return exit_event(Exit::Shutdown);
@@ -144,7 +144,7 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
 
     if (mode != PagingMode::None && !is_canonical(mode, a.gva)) {
         // A non-canonical address is refused before any walk: #GP(0), not #PF.
-        res.events.push_back(exception_event({x86::GP_VECTOR, 0, a.gva}));
+        res.events.push_back(exception_event({x86::kGpVector, 0, a.gva}));
         return out;
     }
     if (platform == Platform::Pvm && a.cpl == 3 && mode != PagingMode::None && a.gva.value() >= 0xffff800000000000ULL &&
@@ -153,7 +153,7 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
         std::uint32_t ec = x86::PFERR_USER | (wa.write ? x86::PFERR_WRITE : 0);
         if (wa.fetch && ((state.efer & x86::EFER_NXE) || (state.cr4 & x86::CR4_SMEP))) ec |= x86::PFERR_FETCH;
         k.trace().emit("pvm", [&] { return "gva " + hex(a.gva.value()) + " is in PVM's own PML4 slot 256: #PF without a walk"; });
-        res.events.push_back(mmu.deliver({x86::PF_VECTOR, ec, a.gva}));
+        res.events.push_back(mmu.deliver({x86::kPfVector, ec, a.gva}));
         return out;
     }
 

@@ -44,9 +44,9 @@ inline constexpr std::uint32_t PFERR_USER = 1u << 2;
 inline constexpr std::uint32_t PFERR_RSVD = 1u << 3;
 inline constexpr std::uint32_t PFERR_FETCH = 1u << 4;
 
-inline constexpr std::uint8_t DF_VECTOR = 8;
-inline constexpr std::uint8_t GP_VECTOR = 13;
-inline constexpr std::uint8_t PF_VECTOR = 14;
+inline constexpr std::uint8_t kDfVector = 8;
+inline constexpr std::uint8_t kGpVector = 13;
+inline constexpr std::uint8_t kPfVector = 14;
 }  // namespace x86
 
 // The architectural state the walker reads: what KVM_SET_SREGS set, plus the PAE PDPTE

@@ -196,7 +196,7 @@ bool walk_once(kvm& kvm, kvm_vcpu& vcpu, const X86PagingState& s, const GuestCpu
         errcode |= (a.write ? x86::PFERR_WRITE : 0) | (a.user ? x86::PFERR_USER : 0);
         // I/D is reported only where a fetch can fault on its own: with NX or SMEP.
         if (a.fetch && ((s.efer & x86::EFER_NXE) || (s.cr4 & x86::CR4_SMEP))) errcode |= x86::PFERR_FETCH;
-        w.fault = x86_exception{x86::PF_VECTOR, errcode, addr};
+        w.fault = x86_exception{x86::kPfVector, errcode, addr};
         kvm.trace().emit("walk_addr_generic", [&] {
             return "fault at " + std::string(level_name(w.mode, w.level)) + " level: " + std::string(to_string(why)) + " -> #PF error code " +
                    hex(errcode) + ", CR2 " + hex(addr.value());

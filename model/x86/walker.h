@@ -63,7 +63,7 @@ struct WalkLevel {
 
 // struct x86_exception
 struct x86_exception {
-    std::uint8_t vector = x86::PF_VECTOR;
+    std::uint8_t vector = x86::kPfVector;
     std::uint32_t error_code = 0;
     Gva address;  // CR2 for a #PF
 };
