@@ -76,6 +76,7 @@ public:
         mm_ = std::make_unique<HostMm>();
         kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
         kvm_->trace().enable(config.trace);
+        paging_ = PagingSteps{};
         for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
             const HostMapping& m = scenario.mmaps[i];
             const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);

@@ -150,9 +150,12 @@ int update_accessed_dirty_bits(kvm& kvm, kvm_vcpu& vcpu, guest_walker& w, WalkAc
             // setting them would need an MMIO write.
             l.ad = AdUpdate::SkippedReadOnly;
             kvm.trace().emit("update_accessed_dirty_bits", [&] {
-                return std::string(level_name(w.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + " would become " + hex(l.new_pte) +
-                       ", but its table is in read-only slot " + std::to_string(*l.slot_id) +
-                       " (pte_writable = false): skipped, the guest's entry keeps " + hex(l.pte);
+                const std::uint64_t bits = l.new_pte ^ l.pte;
+                const std::string what = (bits & x86::PTE_A) && (bits & x86::PTE_D) ? "A and D" : (bits & x86::PTE_A) ? "A" : "D";
+                return std::string(level_name(w.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + " needs " + what + " (" + hex(l.pte) + " -> " +
+                       hex(l.new_pte) + "), but its table is in slot " + std::to_string(*l.slot_id) +
+                       ", which is KVM_MEM_READONLY (pte_writable = false): skipped, because writing ROM would need an MMIO exit; the guest's entry keeps " +
+                       hex(l.pte);
             });
             continue;
         }
@@ -239,7 +242,7 @@ bool walk_once(kvm& kvm, kvm_vcpu& vcpu, const X86PagingState& s, const GuestCpu
         pte_access = pt_access & (pte ^ nx_mask);
         kvm.trace().emit("walk_addr_generic", [&] {
             return std::string(level_name(w.mode, level)) + " index " + std::to_string(pt_index(w.mode, addr, level)) + " at gpa " +
-                   hex(l.pte_gpa.value()) + " (slot " + std::to_string(*l.slot_id) + (l.slot_readonly ? ", KVM_MEM_READONLY" : "") +
+                   hex(l.pte_gpa.value()) + " (slot " + std::to_string(*l.slot_id) + (l.slot_readonly ? (l.pte_writable ? ", KVM_MEM_READONLY" : ", KVM_MEM_READONLY so pte_writable = false") : "") +
                    ", hva " + hex(l.ptep_user.value()) + ") = " + describe_pte(w.mode, pte, level);
         });
         if (!(pte & x86::PTE_P)) return fail(WalkFault::NotPresent);
