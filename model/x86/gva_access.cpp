@@ -62,7 +62,11 @@ struct Mmu {
     // emulator's software walk raises the #PF.
     Translation tdp(Gva gva, WalkAccess a) {
         const AdWriter cpu = platform == Platform::Svm ? AdWriter::NptHardware : AdWriter::EptHardware;
+        // A look ahead at what the CPU's walk will touch; the trace shows only the walk that counts.
+        const bool tracing = k.trace().enabled();
+        k.trace().enable(false);
         const guest_walker dry = walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = true, .before_cmpxchg = {}});
+        k.trace().enable(tracing);
         bool needs_ro_ad = false;
         for (unsigned level = dry.level; level <= dry.max_level && level >= 1; ++level) {
             const WalkLevel& l = dry.levels[level - 1];
