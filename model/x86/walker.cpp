@@ -61,7 +61,8 @@ std::string describe_pte(PagingMode m, std::uint64_t pte, unsigned level) {
 // The table address a non-leaf entry (or CR3) points to.
 Gfn table_gfn_of(PagingMode m, std::uint64_t entry) { return gpte_to_gfn(m, entry, 2, false); }
 
-// Reads the guest PTE at the walk's current level: the host address comes from
+// The read step of FNAME(walk_addr_generic)(), arch/x86/kvm/mmu/paging_tmpl.h (kvm_vcpu_gfn_to_hva_prot()
+// then __copy_from_user()). Reads the guest PTE at the walk's current level: the host address comes from
 // gfn_to_hva_prot() (which also says whether the slot is writable) and the value from a user copy.
 bool read_pte(kvm& kvm, kvm_vcpu& vcpu, WalkLevel& l, unsigned pte_size, AdWriter who) {
     kvm_memory_slot* slot = kvm.vcpu_gfn_to_memslot(vcpu, l.table_gfn);
@@ -182,7 +183,8 @@ int update_accessed_dirty_bits(kvm& kvm, kvm_vcpu& vcpu, guest_walker& w, WalkAc
     return 0;
 }
 
-// One pass of the walk; returns false to retry after a compare-and-exchange race.
+// models one pass of FNAME(walk_addr_generic)() from retry_walk:, arch/x86/kvm/mmu/paging_tmpl.h;
+// returns false to retry after a compare-and-exchange race.
 bool walk_once(kvm& kvm, kvm_vcpu& vcpu, const X86PagingState& s, const GuestCpuid& cpuid, Gva addr, WalkAccess a,
                const WalkOptions& o, guest_walker& w) {
     const PagingModeInfo& info = paging_mode_info(w.mode);
