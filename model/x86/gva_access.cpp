@@ -146,6 +146,14 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
     Mmu mmu{k, vcpu, platform, state, guest_cpuid(platform), out.walks};
     const WalkAccess wa{.write = a.type == GvaAccessType::Write, .user = a.cpl == 3, .fetch = a.type == GvaAccessType::Fetch};
 
+    if (platform == Platform::Pvm && (mode == PagingMode::Bits32 || mode == PagingMode::Pae)) {
+        // Probed on this machine: with 32-bit or PAE paging on, KVM_RUN returns
+        // KVM_EXIT_SHUTDOWN before the first instruction, and no guest entry is touched; PVM
+        // runs paged guests in long mode only (tests/kvm/page_walk_replay_test).
+        k.trace().emit("pvm", [&] { return "PVM runs paged guests in long mode only: " + std::string(paging_mode_info(mode).name) + " paging -> KVM_EXIT_SHUTDOWN"; });
+        res.events.push_back(exit_event(Exit::Shutdown));
+        return out;
+    }
     if (mode != PagingMode::None && !is_canonical(mode, a.gva)) {
         // A non-canonical address is refused before any walk: #GP(0), not #PF.
         res.events.push_back(exception_event({x86::kGpVector, 0, a.gva}));

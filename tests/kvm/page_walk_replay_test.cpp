@@ -1,5 +1,5 @@
 // Replays guest page walks on the real /dev/kvm and on the model (mainline, pvm: this machine)
-// and checks they agree: a 64-bit guest whose page tables live in a second slot, with
+// and checks they agree: a 64-bit guest (plus a 32-bit and a PAE one) whose page tables live in a second slot, with
 // KVM_MEM_READONLY on and off and the accessed/dirty bits preset or clear. For each case the
 // outcome (completion, #PF error code and CR2, shutdown) and the PTE values afterwards must be
 // equal. Skips (exit 77) with a message where /dev/kvm cannot be used.
@@ -49,6 +49,8 @@ struct Case {
     bool target_absent;    // the target's PTE is not present
     bool target_readonly = false;  // the target's PTE lacks W
     bool pt_host_readonly = false; // the VMM maps the page-table slot PROT_READ
+    bool two_meg = false;          // the target is reached through a 2M page at 0x40000000 -> gpa 0
+    PagingMode mode = PagingMode::Level4;  // 32-bit and PAE guests run 32-bit protected-mode code
 };
 
 const std::vector<Case> kCases = {
@@ -68,12 +70,27 @@ const std::vector<Case> kCases = {
     {"READONLY slot, A/D clear, write to a read-only page", true, false, Op::Write, false, true},
     {"RW slot on a PROT_READ mapping, A/D preset, write", false, true, Op::Write, false, false, true},
     {"RW slot on a PROT_READ mapping, A/D clear, read", false, false, Op::Read, false, false, true},
+    {"RW slot, A/D clear, read through a 2M page", false, false, Op::Read, false, false, false, true},
+    {"RW slot, A/D clear, write through a 2M page", false, false, Op::Write, false, false, false, true},
+    {"READONLY slot, A/D clear, write through a 2M page", true, false, Op::Write, false, false, false, true},
+    // PVM runs paged guests in long mode only: these two show the shutdown the model predicts.
+    {"32-bit paging, RW slot, A/D clear, write", false, false, Op::Write, false, false, false, false, PagingMode::Bits32},
+    {"PAE paging, READONLY slot, A/D clear, read", true, false, Op::Read, false, false, false, false, PagingMode::Pae},
 };
+
+bool long_mode(const Case& c) { return c.mode == PagingMode::Level4; }
+unsigned entry_size(const Case& c) { return c.mode == PagingMode::Bits32 ? 4 : 8; }
+
+// The target's gva: identity-mapped, or through the 2M page.
+std::uint64_t target_gva(const Case& c) {
+    const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
+    return c.two_meg ? 0x40000000 + t : t;
+}
 
 // Identity map of RAM with 4K pages; the target PTE cleared where the case asks.
 PtBuildSpec table_spec(const Case& c) {
     PtBuildSpec s;
-    s.mode = PagingMode::Level4;
+    s.mode = c.mode;
     s.root = Gpa(kPtGpa);
     s.pool = Gpa(kPtGpa + PAGE_SIZE);
     s.pool_size = kPtSize - PAGE_SIZE;
@@ -83,12 +100,18 @@ PtBuildSpec table_spec(const Case& c) {
     const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
     if (c.target_absent) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf, false});
     if (c.target_readonly) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf & ~x86::PTE_W, true});
+    if (c.two_meg) s.maps.push_back({Gva(0x40000000), Gpa(0), 2 << 20, 2 << 20, leaf, true});  // PD of PDPTE 1 at 0x204000
     return s;
 }
 
 // The entries compared after each case: the three upper levels, the code page's PTE, the target's.
+// With a 2M target: PDPTE 1 and the 2M PDE instead of the identity map's PDE and target PTE.
 std::vector<std::uint64_t> entry_offsets(const Case& c) {
     const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
+    // 32-bit: PD at the root, PT 0x201000. PAE: the PDPT at the root, PD 0x201000, PT 0x202000.
+    if (c.mode == PagingMode::Bits32) return {0x0, 0x1000 + (kCode >> 12) * 4, 0x1000 + (t >> 12) * 4};
+    if (c.mode == PagingMode::Pae) return {0x0, 0x1000, 0x2000 + (kCode >> 12) * 8, 0x2000 + (t >> 12) * 8};
+    if (c.two_meg) return {0x0, 0x1008, 0x4000, 0x3000 + (kCode >> 12) * 8, 0x2000};
     return {0x0, 0x1000, 0x2000, 0x3000 + (kCode >> 12) * 8, 0x3000 + (t >> 12) * 8};
 }
 
@@ -101,18 +124,23 @@ void put64(std::uint8_t* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 
 // Guest code: rdi = target, rsi = value. Read: mov rax,[rdi]; out 0x10,al; hlt.
 // Write: mov [rdi],rsi; out 0x10,al; hlt. Handlers: pop rax (error code); mov rbx,cr2; out; hlt.
-void fill_ram(std::uint8_t* ram, Op op) {
-    put64(ram + kGdt + 8, 0x00209a0000000000ULL);   // 64-bit code, DPL 0
-    put64(ram + kGdt + 16, 0x0000920000000000ULL);  // data
+// 32-bit code is the same without the REX.W prefix (mov eax,[edi] / mov [edi],esi).
+void fill_ram(std::uint8_t* ram, const Case& c) {
+    const Op op = c.op;
+    const bool lm = long_mode(c);
+    put64(ram + kGdt + 8, lm ? 0x00209a0000000000ULL : 0x00cf9a000000ffffULL);  // code, DPL 0: 64-bit or 32-bit flat
+    put64(ram + kGdt + 16, 0x00cf92000000ffffULL);                             // flat data
     auto gate = [&](unsigned v, std::uint64_t h) {
-        put64(ram + kIdt + v * 16, (h & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((h >> 16) & 0xffff) << 48));
-        put64(ram + kIdt + v * 16 + 8, h >> 32);
+        const unsigned size = lm ? 16 : 8;
+        put64(ram + kIdt + v * size, (h & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((h >> 16) & 0xffff) << 48));
+        if (lm) put64(ram + kIdt + v * size + 8, h >> 32);
     };
     gate(14, kPfHandler);
     gate(8, kDfHandler);
     const std::uint8_t rd[] = {0x48, 0x8b, 0x07, 0xe6, kPortDone, 0xf4};
     const std::uint8_t wr[] = {0x48, 0x89, 0x37, 0xe6, kPortDone, 0xf4};
-    std::memcpy(ram + kCode, op == Op::Read ? rd : wr, sizeof rd);
+    if (lm) std::memcpy(ram + kCode, op == Op::Read ? rd : wr, sizeof rd);
+    else std::memcpy(ram + kCode, (op == Op::Read ? rd : wr) + 1, sizeof rd - 1);
     const std::uint8_t pf[] = {0x58, 0x0f, 0x20, 0xd3, 0xe6, kPortPf, 0xf4};
     const std::uint8_t df[] = {0x58, 0x0f, 0x20, 0xd3, 0xe6, kPortDf, 0xf4};
     std::memcpy(ram + kPfHandler, pf, sizeof pf);
@@ -169,7 +197,7 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
     Outcome o;
     std::memset(ram, 0, kRamSize);
     std::memset(pt, 0, kPtSize);
-    fill_ram(ram, c.op);
+    fill_ram(ram, c);
     const PtBuildResult b = build_page_tables(table_spec(c), memory_at(pt));
     if (b.error) return harness_error = "builder: " + *b.error, o;
     if (mprotect(pt, kPtSize, c.pt_host_readonly ? PROT_READ : PROT_READ | PROT_WRITE)) return harness_error = "mprotect", o;
@@ -190,22 +218,23 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
     kvm_sregs s{};
     if (ioctl(v.vcpu, KVM_GET_SREGS, &s)) return harness_error = "KVM_GET_SREGS", o;
     set_seg(s.cs, 0x08, true);
+    if (!long_mode(c)) s.cs.l = 0, s.cs.db = 1;
     set_seg(s.ds, 0x10, false);
     s.es = s.fs = s.gs = s.ss = s.ds;
     s.gdt.base = kGdt;
     s.gdt.limit = 23;
     s.idt.base = kIdt;
-    s.idt.limit = 32 * 16 - 1;
+    s.idt.limit = long_mode(c) ? 32 * 16 - 1 : 32 * 8 - 1;
     s.cr3 = kPtGpa;
-    s.cr4 = x86::CR4_PAE;
+    s.cr4 = c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE;
     s.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
-    s.efer = x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE;
+    s.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
     if (ioctl(v.vcpu, KVM_SET_SREGS, &s)) return harness_error = "KVM_SET_SREGS", o;
     kvm_regs regs{};
     regs.rip = kCode;
     regs.rsp = kStack;
     regs.rflags = 2;
-    regs.rdi = c.op == Op::Read ? kReadGva : kWriteGva;
+    regs.rdi = target_gva(c);
     regs.rsi = 0x5eed;
     if (ioctl(v.vcpu, KVM_SET_REGS, &regs)) return harness_error = "KVM_SET_REGS", o;
     for (int exits = 0; exits < 64; ++exits) {
@@ -230,7 +259,7 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
     }
     for (std::uint64_t off : entry_offsets(c)) {
         std::uint64_t e = 0;
-        std::memcpy(&e, pt + off, 8);
+        std::memcpy(&e, pt + off, entry_size(c));
         o.entries.push_back(e);
     }
     if (mprotect(pt, kPtSize, PROT_READ | PROT_WRITE)) harness_error = "mprotect";
@@ -261,14 +290,17 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
     X86PagingState st;
     st.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
     st.cr3 = kPtGpa;
-    st.cr4 = x86::CR4_PAE;
-    st.efer = x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE;
+    st.cr4 = c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE;
+    st.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
+    // PAE: KVM_SET_SREGS loads the PDPTE registers from the PDPT at CR3 (load_pdptrs()).
+    if (c.mode == PagingMode::Pae)
+        (void)mm.access_remote(Hva(pt_hva), std::span(reinterpret_cast<std::uint8_t*>(st.pdptrs.data()), sizeof st.pdptrs), false);
     st.idt_base = Gva(kIdt);
     kvm_vcpu& vcpu = *k.vcpu(0);
-    const GvaAccessResult f = x86_guest_access_gva(k, vcpu, Platform::Pvm, st, {Gva(kCode), 3, GvaAccessType::Fetch, 0, 0, {}});
+    const GvaAccessResult f = x86_guest_access_gva(k, vcpu, Platform::Pvm, st, {Gva(kCode), long_mode(c) ? 3u : 2u, GvaAccessType::Fetch, 0, 0, {}});
     const GvaAccessResult a = f.access.completed
                                   ? x86_guest_access_gva(k, vcpu, Platform::Pvm, st,
-                                                         {Gva(c.op == Op::Read ? kReadGva : kWriteGva), 8,
+                                                         {Gva(target_gva(c)), long_mode(c) ? 8u : 4u,
                                                           c.op == Op::Read ? GvaAccessType::Read : GvaAccessType::Write, 0, 0x5eed, {}})
                                   : f;
     if (a.access.completed) {
@@ -282,7 +314,7 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
     }
     for (std::uint64_t off : entry_offsets(c)) {
         std::uint64_t e = 0;
-        (void)mm.access_remote(Hva(pt_hva + off), std::span(reinterpret_cast<std::uint8_t*>(&e), 8), false);
+        (void)mm.access_remote(Hva(pt_hva + off), std::span(reinterpret_cast<std::uint8_t*>(&e), entry_size(c)), false);
         o.entries.push_back(e);
     }
     return o;
@@ -299,7 +331,7 @@ int main() {
     auto* ram = static_cast<std::uint8_t*>(mmap(nullptr, kRamSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     auto* pt = static_cast<std::uint8_t*>(mmap(nullptr, kPtSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (ram == MAP_FAILED || pt == MAP_FAILED) return 1;
-    static const char* names[] = {"PML4E", "PDPTE", "PDE", "PTE(code)", "PTE(target)"};
+    static const char* names[] = {"entry 1", "entry 2", "entry 3", "entry 4", "entry 5"};  // entry_offsets()
     int agreed = 0, differed = 0;
     for (const Case& c : kCases) {
         std::string harness_error;
