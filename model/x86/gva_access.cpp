@@ -9,6 +9,9 @@
 namespace kvmsim {
 
 GuestCpuid guest_cpuid(Platform p) {
+    // Probed here: KVM_GET_SUPPORTED_CPUID reports 48 physical address bits (0x80000008 EAX
+    // 0x3030) and no 1G pages (0x80000001 EDX bit 26 clear), although the host CPU has them.
+    if (p == Platform::Pvm) return {.maxphyaddr = 48, .gbpages = false, .amd = false};
     return {.maxphyaddr = platform_options(p).host_maxphyaddr, .gbpages = true, .amd = p == Platform::Svm};
 }
 

@@ -51,6 +51,8 @@ struct Case {
     bool pt_host_readonly = false; // the VMM maps the page-table slot PROT_READ
     bool two_meg = false;          // the target is reached through a 2M page at 0x40000000 -> gpa 0
     PagingMode mode = PagingMode::Level4;  // 32-bit and PAE guests run 32-bit protected-mode code
+    bool one_gig = false;          // the target is reached through a 1G page at 0x80000000 -> gpa 0
+    bool smap_user_target = false; // CR4.SMEP|SMAP on, and the target page is a user page
 };
 
 const std::vector<Case> kCases = {
@@ -73,6 +75,10 @@ const std::vector<Case> kCases = {
     {"RW slot, A/D clear, read through a 2M page", false, false, Op::Read, false, false, false, true},
     {"RW slot, A/D clear, write through a 2M page", false, false, Op::Write, false, false, false, true},
     {"READONLY slot, A/D clear, write through a 2M page", true, false, Op::Write, false, false, false, true},
+    {"RW slot, A/D clear, read through a 1G page", false, false, Op::Read, false, false, false, false, PagingMode::Level4, true},
+    {"READONLY slot, A/D clear, write through a 1G page", true, false, Op::Write, false, false, false, false, PagingMode::Level4, true},
+    {"SMAP: supervisor read of a user page", false, false, Op::Read, false, false, false, false, PagingMode::Level4, false, true},
+    {"SMAP: supervisor write to a user page", false, true, Op::Write, false, false, false, false, PagingMode::Level4, false, true},
     // PVM runs paged guests in long mode only: these two show the shutdown the model predicts.
     {"32-bit paging, RW slot, A/D clear, write", false, false, Op::Write, false, false, false, false, PagingMode::Bits32},
     {"PAE paging, READONLY slot, A/D clear, read", true, false, Op::Read, false, false, false, false, PagingMode::Pae},
@@ -84,7 +90,7 @@ unsigned entry_size(const Case& c) { return c.mode == PagingMode::Bits32 ? 4 : 8
 // The target's gva: identity-mapped, or through the 2M page.
 std::uint64_t target_gva(const Case& c) {
     const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
-    return c.two_meg ? 0x40000000 + t : t;
+    return c.two_meg ? 0x40000000 + t : c.one_gig ? 0x80000000 + t : t;
 }
 
 // Identity map of RAM with 4K pages; the target PTE cleared where the case asks.
@@ -100,6 +106,8 @@ PtBuildSpec table_spec(const Case& c) {
     const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
     if (c.target_absent) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf, false});
     if (c.target_readonly) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf & ~x86::PTE_W, true});
+    if (c.one_gig) s.maps.push_back({Gva(0x80000000), Gpa(0), 1 << 30, 1 << 30, leaf, true});  // PDPTE 2
+    if (c.smap_user_target) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf | x86::PTE_U, true});
     if (c.two_meg) s.maps.push_back({Gva(0x40000000), Gpa(0), 2 << 20, 2 << 20, leaf, true});  // PD of PDPTE 1 at 0x204000
     return s;
 }
@@ -112,6 +120,7 @@ std::vector<std::uint64_t> entry_offsets(const Case& c) {
     if (c.mode == PagingMode::Bits32) return {0x0, 0x1000 + (kCode >> 12) * 4, 0x1000 + (t >> 12) * 4};
     if (c.mode == PagingMode::Pae) return {0x0, 0x1000, 0x2000 + (kCode >> 12) * 8, 0x2000 + (t >> 12) * 8};
     if (c.two_meg) return {0x0, 0x1008, 0x4000, 0x3000 + (kCode >> 12) * 8, 0x2000};
+    if (c.one_gig) return {0x0, 0x1010, 0x2000, 0x3000 + (kCode >> 12) * 8, 0x1000};
     return {0x0, 0x1000, 0x2000, 0x3000 + (kCode >> 12) * 8, 0x3000 + (t >> 12) * 8};
 }
 
@@ -226,7 +235,7 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
     s.idt.base = kIdt;
     s.idt.limit = long_mode(c) ? 32 * 16 - 1 : 32 * 8 - 1;
     s.cr3 = kPtGpa;
-    s.cr4 = c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE;
+    s.cr4 = (c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE) | (c.smap_user_target ? x86::CR4_SMEP | x86::CR4_SMAP : 0);
     s.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
     s.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
     if (ioctl(v.vcpu, KVM_SET_SREGS, &s)) return harness_error = "KVM_SET_SREGS", o;
@@ -290,7 +299,7 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
     X86PagingState st;
     st.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
     st.cr3 = kPtGpa;
-    st.cr4 = c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE;
+    st.cr4 = (c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE) | (c.smap_user_target ? x86::CR4_SMEP | x86::CR4_SMAP : 0);
     st.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
     // PAE: KVM_SET_SREGS loads the PDPTE registers from the PDPT at CR3 (load_pdptrs()).
     if (c.mode == PagingMode::Pae)
