@@ -144,6 +144,10 @@ int update_accessed_dirty_bits(kvm& kvm, kvm_vcpu& vcpu, guest_walker& w, WalkAc
                 std::memcpy(buf.data(), &l.new_pte, pte_size);
                 (void)kvm.mm().access_remote(l.ptep_user, std::span(buf.data(), pte_size), true);
                 l.ad = AdUpdate::OverwrittenByEpt;
+                kvm.trace().emit("update_accessed_dirty_bits", [&] {
+                    return std::string(level_name(w.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + ": the CPU (EPT) writes " + hex(l.pte) + " -> " +
+                           hex(l.new_pte) + " into read-only slot " + std::to_string(*l.slot_id) + "'s memory: EPT overwrites the ROM";
+                });
                 continue;
             }
             // "If the slot is read-only, simply do not process the accessed and dirty bits"

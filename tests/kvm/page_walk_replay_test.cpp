@@ -35,11 +35,12 @@ using namespace kvmsim;
 // 0x8000, #PF handler 0x8100, #DF handler 0x8200, stack below 0x80000; slot 1 page tables at
 // 0x200000 (PML4 0x200000, then PDPT, PD, PT allocated from 0x201000).
 constexpr std::uint64_t kRamSize = 2 << 20, kPtGpa = 0x200000, kPtSize = 64 << 10;
-constexpr std::uint64_t kGdt = 0x1000, kIdt = 0x2000, kCode = 0x8000, kPfHandler = 0x8100, kDfHandler = 0x8200, kStack = 0x80000;
+constexpr std::uint64_t kGdt = 0x1000, kIdt = 0x2000, kCode = 0x8000, kPfHandler = 0x8100, kDfHandler = 0x8200, kGpHandler = 0x8300,
+                        kStack = 0x80000;
 constexpr std::uint64_t kReadGva = 0x10000, kWriteGva = 0x11000;
-constexpr std::uint16_t kPortDone = 0x10, kPortPf = 0x21, kPortDf = 0x22;
+constexpr std::uint16_t kPortDone = 0x10, kPortPf = 0x21, kPortDf = 0x22, kPortGp = 0x23;
 
-enum class Op { Read, Write };
+enum class Op { Read, Write, Fetch };  // Fetch: jmp to the target (fault cases only)
 
 struct Case {
     const char* name;
@@ -53,6 +54,9 @@ struct Case {
     PagingMode mode = PagingMode::Level4;  // 32-bit and PAE guests run 32-bit protected-mode code
     bool one_gig = false;          // the target is reached through a 1G page at 0x80000000 -> gpa 0
     bool smap_user_target = false; // CR4.SMEP|SMAP on, and the target page is a user page
+    bool target_nx = false;        // the target page has NX
+    bool no_wp = false;            // CR0.WP clear
+    std::uint64_t gva = 0;         // a target address of its own (else 0x10000 / 0x11000)
 };
 
 const std::vector<Case> kCases = {
@@ -79,6 +83,10 @@ const std::vector<Case> kCases = {
     {"READONLY slot, A/D clear, write through a 1G page", true, false, Op::Write, false, false, false, false, PagingMode::Level4, true},
     {"SMAP: supervisor read of a user page", false, false, Op::Read, false, false, false, false, PagingMode::Level4, false, true},
     {"SMAP: supervisor write to a user page", false, true, Op::Write, false, false, false, false, PagingMode::Level4, false, true},
+    {"fetch from an NX page", false, false, Op::Fetch, false, false, false, false, PagingMode::Level4, false, false, true},
+    {"fetch from a not-present page", false, false, Op::Fetch, true},
+    {"CR0.WP clear: supervisor write to a read-only page", false, false, Op::Write, false, true, false, false, PagingMode::Level4, false, false, false, true},
+    {"non-canonical address", false, false, Op::Read, false, false, false, false, PagingMode::Level4, false, false, false, false, 0x0000800000000000ULL},
     // PVM runs paged guests in long mode only: these two show the shutdown the model predicts.
     {"32-bit paging, RW slot, A/D clear, write", false, false, Op::Write, false, false, false, false, PagingMode::Bits32},
     {"PAE paging, READONLY slot, A/D clear, read", true, false, Op::Read, false, false, false, false, PagingMode::Pae},
@@ -89,7 +97,8 @@ unsigned entry_size(const Case& c) { return c.mode == PagingMode::Bits32 ? 4 : 8
 
 // The target's gva: identity-mapped, or through the 2M page.
 std::uint64_t target_gva(const Case& c) {
-    const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
+    if (c.gva) return c.gva;
+    const std::uint64_t t = c.op == Op::Write ? kWriteGva : kReadGva;
     return c.two_meg ? 0x40000000 + t : c.one_gig ? 0x80000000 + t : t;
 }
 
@@ -103,7 +112,8 @@ PtBuildSpec table_spec(const Case& c) {
     s.table_bits = x86::PTE_W | x86::PTE_U | (c.ad_preset ? x86::PTE_A : 0);
     const std::uint64_t leaf = x86::PTE_W | (c.ad_preset ? x86::PTE_A | x86::PTE_D : 0);
     s.maps.push_back({Gva(0), Gpa(0), kRamSize, PAGE_SIZE, leaf, true});
-    const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
+    const std::uint64_t t = c.op == Op::Write ? kWriteGva : kReadGva;
+    if (c.target_nx) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf | x86::PTE_NX, true});
     if (c.target_absent) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf, false});
     if (c.target_readonly) s.maps.push_back({Gva(t), Gpa(t), PAGE_SIZE, PAGE_SIZE, leaf & ~x86::PTE_W, true});
     if (c.one_gig) s.maps.push_back({Gva(0x80000000), Gpa(0), 1 << 30, 1 << 30, leaf, true});  // PDPTE 2
@@ -115,7 +125,7 @@ PtBuildSpec table_spec(const Case& c) {
 // The entries compared after each case: the three upper levels, the code page's PTE, the target's.
 // With a 2M target: PDPTE 1 and the 2M PDE instead of the identity map's PDE and target PTE.
 std::vector<std::uint64_t> entry_offsets(const Case& c) {
-    const std::uint64_t t = c.op == Op::Read ? kReadGva : kWriteGva;
+    const std::uint64_t t = c.op == Op::Write ? kWriteGva : kReadGva;
     // 32-bit: PD at the root, PT 0x201000. PAE: the PDPT at the root, PD 0x201000, PT 0x202000.
     if (c.mode == PagingMode::Bits32) return {0x0, 0x1000 + (kCode >> 12) * 4, 0x1000 + (t >> 12) * 4};
     if (c.mode == PagingMode::Pae) return {0x0, 0x1000, 0x2000 + (kCode >> 12) * 8, 0x2000 + (t >> 12) * 8};
@@ -146,14 +156,19 @@ void fill_ram(std::uint8_t* ram, const Case& c) {
     };
     gate(14, kPfHandler);
     gate(8, kDfHandler);
+    gate(13, kGpHandler);
     const std::uint8_t rd[] = {0x48, 0x8b, 0x07, 0xe6, kPortDone, 0xf4};
     const std::uint8_t wr[] = {0x48, 0x89, 0x37, 0xe6, kPortDone, 0xf4};
-    if (lm) std::memcpy(ram + kCode, op == Op::Read ? rd : wr, sizeof rd);
+    const std::uint8_t jmp[] = {0xff, 0xe7, 0xf4};  // jmp rdi
+    if (op == Op::Fetch) std::memcpy(ram + kCode, jmp, sizeof jmp);
+    else if (lm) std::memcpy(ram + kCode, op == Op::Read ? rd : wr, sizeof rd);
     else std::memcpy(ram + kCode, (op == Op::Read ? rd : wr) + 1, sizeof rd - 1);
     const std::uint8_t pf[] = {0x58, 0x0f, 0x20, 0xd3, 0xe6, kPortPf, 0xf4};
     const std::uint8_t df[] = {0x58, 0x0f, 0x20, 0xd3, 0xe6, kPortDf, 0xf4};
     std::memcpy(ram + kPfHandler, pf, sizeof pf);
     std::memcpy(ram + kDfHandler, df, sizeof df);
+    const std::uint8_t gp[] = {0x58, 0xe6, kPortGp, 0xf4};
+    std::memcpy(ram + kGpHandler, gp, sizeof gp);
 }
 
 PtMemory memory_at(std::uint8_t* pt) {
@@ -236,7 +251,7 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
     s.idt.limit = long_mode(c) ? 32 * 16 - 1 : 32 * 8 - 1;
     s.cr3 = kPtGpa;
     s.cr4 = (c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE) | (c.smap_user_target ? x86::CR4_SMEP | x86::CR4_SMAP : 0);
-    s.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
+    s.cr0 = x86::CR0_PG | (c.no_wp ? 0 : x86::CR0_WP) | 0x20 | 0x10 | x86::CR0_PE;
     s.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
     if (ioctl(v.vcpu, KVM_SET_SREGS, &s)) return harness_error = "KVM_SET_SREGS", o;
     kvm_regs regs{};
@@ -255,7 +270,7 @@ Outcome run_real(int kvm_fd, const Case& c, std::uint8_t* ram, std::uint8_t* pt,
         if (v.run->exit_reason == KVM_EXIT_IO) {
             const std::uint16_t port = v.run->io.port;
             if (ioctl(v.vcpu, KVM_GET_REGS, &regs)) return harness_error = "KVM_GET_REGS", o;
-            o.what = port == kPortDone ? "completed" : port == kPortPf ? pf_text(regs.rax, regs.rbx) : "#DF";
+            o.what = port == kPortDone ? "completed" : port == kPortPf ? pf_text(regs.rax, regs.rbx) : port == kPortGp ? "#GP error code " + std::to_string(regs.rax) : "#DF";
             break;
         }
         if (v.run->exit_reason == KVM_EXIT_SHUTDOWN) {
@@ -297,7 +312,7 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
     (void)build_page_tables(table_spec(c), m);
     if (c.pt_host_readonly) (void)mm.mprotect(Hva(pt_hva), kPtSize, Prot{true, false, false});
     X86PagingState st;
-    st.cr0 = x86::CR0_PG | x86::CR0_WP | 0x20 | 0x10 | x86::CR0_PE;
+    st.cr0 = x86::CR0_PG | (c.no_wp ? 0 : x86::CR0_WP) | 0x20 | 0x10 | x86::CR0_PE;
     st.cr3 = kPtGpa;
     st.cr4 = (c.mode == PagingMode::Bits32 ? 0 : x86::CR4_PAE) | (c.smap_user_target ? x86::CR4_SMEP | x86::CR4_SMAP : 0);
     st.efer = long_mode(c) ? x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE : c.mode == PagingMode::Pae ? x86::EFER_NXE : 0;
@@ -306,11 +321,11 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
         (void)mm.access_remote(Hva(pt_hva), std::span(reinterpret_cast<std::uint8_t*>(st.pdptrs.data()), sizeof st.pdptrs), false);
     st.idt_base = Gva(kIdt);
     kvm_vcpu& vcpu = *k.vcpu(0);
-    const GvaAccessResult f = x86_guest_access_gva(k, vcpu, Platform::Pvm, st, {Gva(kCode), long_mode(c) ? 3u : 2u, GvaAccessType::Fetch, 0, 0, {}});
+    const GvaAccessResult f = x86_guest_access_gva(k, vcpu, Platform::Pvm, st, {Gva(kCode), c.op == Op::Fetch ? 2u : long_mode(c) ? 3u : 2u, GvaAccessType::Fetch, 0, 0, {}});
     const GvaAccessResult a = f.access.completed
                                   ? x86_guest_access_gva(k, vcpu, Platform::Pvm, st,
-                                                         {Gva(target_gva(c)), long_mode(c) ? 8u : 4u,
-                                                          c.op == Op::Read ? GvaAccessType::Read : GvaAccessType::Write, 0, 0x5eed, {}})
+                                                         {Gva(target_gva(c)), c.op == Op::Fetch ? 1u : long_mode(c) ? 8u : 4u,
+                                                          c.op == Op::Read ? GvaAccessType::Read : c.op == Op::Write ? GvaAccessType::Write : GvaAccessType::Fetch, 0, 0x5eed, {}})
                                   : f;
     if (a.access.completed) {
         o.what = "completed";
@@ -318,6 +333,7 @@ Outcome run_model(const Case& c, std::uint64_t ram_hva, std::uint64_t pt_hva) {
         const VcpuEvent& e = a.access.events.front();
         if (e.kind == VcpuEvent::Kind::Exception && e.exception.vector == x86::kPfVector) o.what = pf_text(e.exception.error_code, e.exception.cr2);
         else if (e.kind == VcpuEvent::Kind::Exception && e.exception.vector == x86::kDfVector) o.what = "#DF";
+        else if (e.kind == VcpuEvent::Kind::Exception && e.exception.vector == x86::kGpVector) o.what = "#GP error code " + std::to_string(e.exception.error_code);
         else if (e.kind == VcpuEvent::Kind::Exit && e.exit == Exit::Shutdown) o.what = "KVM_EXIT_SHUTDOWN";
         else o.what = "model event kind " + std::to_string(static_cast<int>(e.kind));
     }
