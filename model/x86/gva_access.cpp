@@ -97,7 +97,13 @@ struct Mmu {
             });
             return shadow(gva, a);
         }
-        if (dry.fault && dry.why == WalkFault::PteUnreadable) return shadow(gva, a);  // no slot: emulated
+        if (dry.fault && dry.why == WalkFault::PteUnreadable) {
+            k.trace().emit("kvm_mmu_page_fault", [&] { return "a page table has no memslot: the CPU's walk exits, KVM emulates and its software walk decides"; });
+            return shadow(gva, a);
+        }
+        k.trace().emit(cpu == AdWriter::NptHardware ? "npt" : "ept", [&] {
+            return "the CPU walks the guest's page tables itself; the lines below show its walk in the software walker's terms";
+        });
         return finish(walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = false, .before_cmpxchg = {}}));
     }
 
