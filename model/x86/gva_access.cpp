@@ -116,7 +116,18 @@ struct Mmu {
     // arch/x86/kvm/x86.c): a #PF while reading the gate becomes #DF, and a fault while
     // delivering #DF is a triple fault, which KVM reports as KVM_EXIT_SHUTDOWN.
     VcpuEvent deliver(x86_exception e) {
-        if (!state.idt_base) return exception_event(e);
+        if (!state.idt_base) {
+            // Without the IDT's address the model cannot follow delivery, except when the
+            // root table itself is unusable: then no address translates, the IDT's included,
+            // so #PF, #DF and the triple fault follow whatever the IDT base (probe G25).
+            const bool root_unusable = !walks.empty() && walks.back().fault && walks.back().why == WalkFault::PteUnreadable &&
+                                       walks.back().level == walks.back().max_level && walks.back().mode != PagingMode::Pae;
+            if (!root_unusable) return exception_event(e);
+            k.trace().emit("kvm_multiple_exception", [&] {
+                return "the root table cannot be read, so neither can the IDT: #PF -> #DF -> triple fault -> KVM_EXIT_SHUTDOWN";
+            });
+            return exit_event(Exit::Shutdown);
+        }
         const unsigned gate = paging_mode(state) == PagingMode::Level4 || paging_mode(state) == PagingMode::Level5 ? 16 : 8;
         for (int tries = 0; tries < 2; ++tries) {
             const Gva gate_gva = *state.idt_base + std::uint64_t{e.vector} * gate;
