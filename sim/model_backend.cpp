@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "fields.h"
 #include "outcome.h"
+#include "paging_steps.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -45,6 +46,7 @@ public:
         kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
         kvm_->trace().enable(config.trace);
         vmm_ = std::make_unique<VmmSteps>(*kvm_, *mm_, platform_);
+        paging_ = PagingSteps{};
         for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
             const HostMapping& m = scenario.mmaps[i];
             const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);
@@ -92,6 +94,9 @@ private:
         }
         if (op == "kvm_call") return kvm_call(f);
         if (is_vmm_op(op)) return vmm_->run(step, f);
+        if (op == "KVM_SET_SREGS") return paging_.set_sregs(*kvm_, platform_, step, f);
+        if (op == "build_page_tables") return paging_.build_page_tables(*kvm_, step, f);
+        if (op == "guest_fetch") return gva_access(step, f, GvaAccessType::Fetch);
         throw ScenarioError(step.path + "/op", "op not handled by the model backend");
     }
 
@@ -118,6 +123,7 @@ private:
     }
 
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        if (f.has("gva")) return gva_access(step, f, step.op == "guest_write" ? GvaAccessType::Write : GvaAccessType::Read);
         kvm_vcpu* vcpu = kvm_->vcpu(f.u32("vcpu"));
         if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
         GuestAccess a;
@@ -181,6 +187,18 @@ private:
         return {{"ret", 0}, {"data", v}};
     }
 
+    // A guest access by gva (or a fetch): translated by the guest's page tables first.
+    nlohmann::json gva_access(const Step& step, const StepFields& f, GvaAccessType type) {
+        kvm_vcpu* vcpu = kvm_->vcpu(f.u32("vcpu"));
+        if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+        const GuestAccessResult res = paging_.access(*kvm_, platform_, *vcpu, f, type).access;
+        nlohmann::json j = res.events.empty() ? nlohmann::json::object() : event_json(res.events.front());
+        if (res.completed && type != GvaAccessType::Write) j["data"] = res.data;
+        if (res.completed && res.events.empty() && type == GvaAccessType::Write) j["data"] = f.data("data", f.access_size("size"));
+        return j;
+    }
+
+    PagingSteps paging_;
     const Scenario* scenario_ = nullptr;
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;

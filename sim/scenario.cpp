@@ -7,6 +7,7 @@
 
 #include "fields.h"
 #include "vmm_steps.h"
+#include "paging_steps.h"
 #include "model/errno.h"
 #include "model/kvm/run.h"
 #include "model/profile/profile.h"
@@ -15,7 +16,7 @@
 namespace kvmsim::sim {
 namespace {
 
-enum class Kind { U32, U64, Hva, Bool, String, Size, Data, Flags, Cap, Args, Prot, StrList, NumList };
+enum class Kind { U32, U64, Hva, Bool, String, Size, Data, Flags, Cap, Args, Prot, StrList, NumList, Json };
 
 struct FieldSpec {
     const char* key;
@@ -37,8 +38,10 @@ const std::vector<OpSpec>& op_specs() {
         {"KVM_CLEAR_DIRTY_LOG", {{"slot", Kind::U32, true}, {"first_page", Kind::U64, true}, {"num_pages", Kind::U32, true}, {"pages", Kind::NumList, false}}},
         {"KVM_CREATE_VCPU", {{"id", Kind::U32, true}}},
         {"KVM_ENABLE_CAP", {{"cap", Kind::Cap, true}, {"flags", Kind::U32, false}, {"args", Kind::Args, false}}},
-        {"guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"mmio_reply", Kind::Data, false}}},
-        {"guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
+        {"guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, false}, {"size", Kind::Size, true}, {"mmio_reply", Kind::Data, false},
+                        {"gva", Kind::U64, false}, {"cpl", Kind::U32, false}}},
+        {"guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, false}, {"size", Kind::Size, true}, {"data", Kind::Data, true},
+                         {"gva", Kind::U64, false}, {"cpl", Kind::U32, false}}},
         {"host_read", {{"hva", Kind::Hva, true}, {"size", Kind::Size, true}}},
         {"host_write", {{"hva", Kind::Hva, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
         {"host_mmap", {{"name", Kind::String, true}, {"hva", Kind::U64, true}, {"size", Kind::U64, true}, {"prot", Kind::Prot, true}, {"flags", Kind::StrList, false}}},
@@ -57,6 +60,12 @@ const std::vector<OpSpec>& op_specs() {
         {"vmm_cfi_flash", {{"hva", Kind::Hva, true}, {"file_size", Kind::U64, true}, {"base", Kind::U64, false}, {"mapping", Kind::String, false}}},
         {"vmm_guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}}},
         {"vmm_guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}, {"data", Kind::Data, true}}},
+        // Guest paging (sim/paging_steps.cpp; docs/scenarios.md "Guest paging").
+        {"KVM_SET_SREGS", {{"vcpu", Kind::U32, true}, {"cr0", Kind::U64, false}, {"cr3", Kind::U64, false}, {"cr4", Kind::U64, false},
+                           {"efer", Kind::U64, false}, {"idt_base", Kind::U64, false}}},
+        {"build_page_tables", {{"mode", Kind::String, true}, {"root", Kind::U64, true}, {"pool", Kind::U64, true}, {"pool_size", Kind::U64, true},
+                               {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
+        {"guest_fetch", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"cpl", Kind::U32, false}}},
     };
     return specs;
 }
@@ -101,6 +110,7 @@ void check_field(const StepFields& f, const FieldSpec& spec, const nlohmann::jso
     case Kind::Prot: (void)f.prot(spec.key); break;
     case Kind::StrList: (void)f.string_list(spec.key); break;
     case Kind::NumList: (void)f.number_list(spec.key); break;
+    case Kind::Json: break;  // checked by the op's own parser
     }
 }
 
@@ -111,14 +121,15 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         if (!v.is_string() || !errno_from_string(v.get<std::string>()))
             throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
     };
-    const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison";
+    const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison" ||
+                       op == "build_page_tables";
     if (ioctl && op != "KVM_GET_DIRTY_LOG") {
         if (e.is_string()) return check_errno(e, path);
         (void)parse_number(e, path);
         return;
     }
     if (op == "host_write" && e.is_number()) return (void)parse_number(e, path);
-    if (op == "guest_read" || op == "guest_write") {
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") {
         if (!e.is_object()) throw ScenarioError(path, "a guest access expects an object such as {\"data\": ...} or {\"errno\": \"EFAULT\"}, got " + e.dump());
     }
     if (e.is_string()) return check_errno(e, path);
@@ -283,6 +294,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             }
             check_field(fields, f, raw);
         }
+        check_paging_step(st, fields);
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");

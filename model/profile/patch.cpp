@@ -38,6 +38,8 @@ constexpr std::array<PatchInfo, static_cast<std::size_t>(Patch::Count)> kPatches
      "KVM_CAP_DIRTY_LOG_RING"},
     {Patch::UserMemory2, "user-memory2", "KVM: Add KVM_SET_USER_MEMORY_REGION2", "bb58b90b1a8f", "v6.8",
      "KVM_CAP_USER_MEMORY2 with the 6.8 guest_memfd capabilities (MEMORY_FAULT_INFO, GUEST_MEMFD, VM_TYPES)"},
+    {Patch::RoPageTables, "ro-page-tables", "KVM: mmu: allow page tables to be in read-only slots", "ba6a35415455", "v3.12",
+     "the guest page walker reads page tables with gfn_to_hva_prot() and skips the accessed/dirty update of tables in read-only slots; before it, gfn_to_hva() refused them and the walk faulted"},
 }};
 
 constexpr bool table_in_enum_order() {

@@ -25,6 +25,7 @@ enum class Patch : unsigned {
     ClearDirtyLog,        // KVM_CLEAR_DIRTY_LOG and manual dirty-log protection
     DirtyRing,            // KVM_CAP_DIRTY_LOG_RING
     UserMemory2,          // KVM_SET_USER_MEMORY_REGION2 and the 6.8 guest_memfd capabilities
+    RoPageTables,         // x86 walker: guest page tables may live in read-only slots
     Count
 };
 

@@ -1,0 +1,256 @@
+#include "gva_access.h"
+
+#include <cstring>
+#include <variant>
+
+#include "../kvm/translate.h"
+#include "guest_access.h"
+
+namespace kvmsim {
+
+GuestCpuid guest_cpuid(Platform p) {
+    // Probed here: KVM_GET_SUPPORTED_CPUID reports 48 physical address bits (0x80000008 EAX
+    // 0x3030) and no 1G pages (0x80000001 EDX bit 26 clear), although the host CPU has them.
+    if (p == Platform::Pvm) return {.maxphyaddr = 48, .gbpages = false, .amd = false};
+    return {.maxphyaddr = platform_options(p).host_maxphyaddr, .gbpages = true, .amd = p == Platform::Svm};
+}
+
+namespace {
+
+// A translation ends in a gpa, a fault for the guest, or an event for userspace.
+using Translation = std::variant<Gpa, x86_exception, VcpuEvent>;
+
+VcpuEvent exception_event(const x86_exception& e) {
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::Exception;
+    ev.exception = {e.vector, e.error_code, e.vector == x86::kPfVector || e.vector == x86::kDfVector ? e.address.value() : 0};
+    return ev;
+}
+
+VcpuEvent exit_event(Exit exit) {
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::Exit;
+    ev.exit = exit;
+    return ev;
+}
+
+VcpuEvent efault_event() {
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::RunError;
+    ev.error = Errno::Efault;
+    return ev;
+}
+
+struct Mmu {
+    kvm& k;
+    kvm_vcpu& vcpu;
+    Platform platform;
+    const X86PagingState& state;
+    GuestCpuid cpuid;
+    std::vector<guest_walker>& walks;
+
+    Translation finish(const guest_walker& w) {
+        walks.push_back(w);
+        if (w.fault) return *w.fault;
+        return w.gpa;
+    }
+
+    // models FNAME(page_fault)() -> FNAME(walk_addr)(), arch/x86/kvm/mmu/paging_tmpl.h, and the
+    // emulator's gva_to_gpa: with shadow paging KVM walks the guest's tables itself.
+    Translation shadow(Gva gva, WalkAccess a) { return finish(walk_addr_generic(k, vcpu, state, cpuid, gva, a)); }
+
+    // With EPT / NPT the CPU walks the guest's tables, reading each through the second-level
+    // tables: a table the host cannot back ends KVM_RUN with -EFAULT (the hardware fault path
+    // of kvm_faultin_pfn(), arch/x86/kvm/mmu/mmu.c), a table with no slot is emulated, and the
+    // emulator's software walk raises the #PF.
+    Translation tdp(Gva gva, WalkAccess a) {
+        const AdWriter cpu = platform == Platform::Svm ? AdWriter::NptHardware : AdWriter::EptHardware;
+        // A look ahead at what the CPU's walk will touch; the trace shows only the walk that counts.
+        const bool tracing = k.trace().enabled();
+        k.trace().enable(false);
+        const guest_walker dry = walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = true, .before_cmpxchg = {}});
+        k.trace().enable(tracing);
+        bool needs_ro_ad = false;
+        for (unsigned level = dry.level; level <= dry.max_level && level >= 1; ++level) {
+            const WalkLevel& l = dry.levels[level - 1];
+            if (l.from_pdptr) continue;
+            if (l.read_error == PteReadError::HostCopyFailed) {
+                const PfnLookup pfn = gfn_to_pfn_memslot_inner(k, k.vcpu_gfn_to_memslot(vcpu, l.table_gfn), l.table_gfn, {});
+                k.trace().emit("kvm_faultin_pfn", [&] {
+                    return "the CPU's read of the page table at gpa " + hex(l.pte_gpa.value()) + " faults in the second-level tables: " +
+                           std::string(pfn.error ? to_string(*pfn.error) : "ok") + " -> KVM_RUN returns -EFAULT";
+                });
+                return efault_event();
+            }
+            const bool need_a = !(l.pte & x86::PTE_A);
+            const bool need_d = level == dry.level && a.write && !(l.pte & x86::PTE_D);
+            if (!dry.fault && !l.pte_writable && (need_a || need_d)) needs_ro_ad = true;
+        }
+        if (needs_ro_ad && cpu == AdWriter::NptHardware) {
+            // "NPT does not allow this at all and faults, since it always wants nested page
+            // table entries for the guest page tables to be writable" (the seed patch's comment
+            // in update_accessed_dirty_bits()): the NPF on a read-only slot is KVM_PFN_ERR_RO_FAULT,
+            // which kvm_handle_error_pfn() hands to the emulator, whose software walk decides.
+            k.trace().emit("npf_interception", [&] {
+                return "NPT: the CPU must set accessed/dirty bits in a page table in a read-only slot, and the nested page "
+                       "table maps it read-only -> NPF -> KVM_PFN_ERR_RO_FAULT -> emulate the instruction";
+            });
+            return shadow(gva, a);
+        }
+        if (dry.fault && dry.why == WalkFault::PteUnreadable) {
+            k.trace().emit("kvm_mmu_page_fault", [&] { return "a page table has no memslot: the CPU's walk exits, KVM emulates and its software walk decides"; });
+            return shadow(gva, a);
+        }
+        k.trace().emit(cpu == AdWriter::NptHardware ? "npt" : "ept", [&] {
+            return "the CPU walks the guest's page tables itself; the lines below show its walk in the software walker's terms";
+        });
+        return finish(walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = false, .before_cmpxchg = {}}));
+    }
+
+    Translation translate(Gva gva, WalkAccess a) {
+        if (platform_options(platform).tdp) return tdp(gva, a);
+        return shadow(gva, a);
+    }
+
+    // Delivers an exception through the guest's IDT (kvm_multiple_exception(),
+    // arch/x86/kvm/x86.c): a #PF while reading the gate becomes #DF, and a fault while
+    // delivering #DF is a triple fault, which KVM reports as KVM_EXIT_SHUTDOWN.
+    VcpuEvent deliver(x86_exception e) {
+        if (!state.idt_base) {
+            // Without the IDT's address the model cannot follow delivery, except when the
+            // root table itself is unusable: then no address translates, the IDT's included,
+            // so #PF, #DF and the triple fault follow whatever the IDT base (probe G25).
+            const bool root_unusable = !walks.empty() && walks.back().fault && walks.back().why == WalkFault::PteUnreadable &&
+                                       walks.back().level == walks.back().max_level && walks.back().mode != PagingMode::Pae;
+            if (!root_unusable) return exception_event(e);
+            k.trace().emit("kvm_multiple_exception", [&] {
+                return "the root table cannot be read, so neither can the IDT: #PF -> #DF -> triple fault -> KVM_EXIT_SHUTDOWN";
+            });
+            return exit_event(Exit::Shutdown);
+        }
+        const unsigned gate = paging_mode(state) == PagingMode::Level4 || paging_mode(state) == PagingMode::Level5 ? 16 : 8;
+        for (int tries = 0; tries < 2; ++tries) {
+            const Gva gate_gva = *state.idt_base + std::uint64_t{e.vector} * gate;
+            k.trace().emit("kvm_inject_exception", [&] {
+                return "deliver vector " + std::to_string(e.vector) + ": read its IDT gate at gva " + hex(gate_gva.value());
+            });
+            const Translation t = translate(gate_gva, {});
+            if (std::holds_alternative<Gpa>(t)) return exception_event(e);
+            if (const auto* ev = std::get_if<VcpuEvent>(&t)) return *ev;
+            if (e.vector == x86::kDfVector) break;
+            k.trace().emit("kvm_multiple_exception", [&] { return "a #PF while delivering a #PF -> #DF"; });
+            e = {x86::kDfVector, 0, std::get<x86_exception>(t).address};
+        }
+        k.trace().emit("kvm_multiple_exception", [&] { return "a fault while delivering #DF: triple fault -> KVM_EXIT_SHUTDOWN"; });
+        return exit_event(Exit::Shutdown);
+    }
+};
+
+struct Fragment {
+    Gva gva;
+    unsigned offset;
+    unsigned len;
+    Gpa gpa;
+};
+
+}  // namespace
+
+GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, const X86PagingState& state, const GvaAccess& a) {
+    GvaAccessResult out;
+    GuestAccessResult& res = out.access;
+    const PagingMode mode = paging_mode(state);
+    // PVM: supervisor code is run by KVM's emulator, user code by the CPU on shadow page tables.
+    PlatformOptions opts = platform_options(platform);
+    if (platform == Platform::Pvm && a.cpl == 3) opts.emulates_every_access = false;
+    const bool emulated = opts.emulates_every_access;
+    Mmu mmu{k, vcpu, platform, state, guest_cpuid(platform), out.walks};
+    const WalkAccess wa{.write = a.type == GvaAccessType::Write, .user = a.cpl == 3, .fetch = a.type == GvaAccessType::Fetch};
+
+    if (platform == Platform::Pvm && (mode == PagingMode::Bits32 || mode == PagingMode::Pae)) {
+        // Probed on this machine: with 32-bit or PAE paging on, KVM_RUN returns
+        // KVM_EXIT_SHUTDOWN before the first instruction, and no guest entry is touched; PVM
+        // runs paged guests in long mode only (tests/kvm/page_walk_replay_test).
+        k.trace().emit("pvm", [&] { return "PVM runs paged guests in long mode only: " + std::string(paging_mode_info(mode).name) + " paging -> KVM_EXIT_SHUTDOWN"; });
+        res.events.push_back(exit_event(Exit::Shutdown));
+        return out;
+    }
+    if (mode != PagingMode::None && !is_canonical(mode, a.gva)) {
+        // A non-canonical address is refused before any walk: #GP(0), not #PF.
+        res.events.push_back(exception_event({x86::kGpVector, 0, a.gva}));
+        return out;
+    }
+    if (platform == Platform::Pvm && a.cpl == 3 && mode != PagingMode::None && a.gva.value() >= 0xffff800000000000ULL &&
+        a.gva.value() <= 0xffff807fffffffffULL) {
+        // PVM keeps PML4 slot 256 for itself; user accesses there fault without a walk (probed).
+        std::uint32_t ec = x86::PFERR_USER | (wa.write ? x86::PFERR_WRITE : 0);
+        if (wa.fetch && ((state.efer & x86::EFER_NXE) || (state.cr4 & x86::CR4_SMEP))) ec |= x86::PFERR_FETCH;
+        k.trace().emit("pvm", [&] { return "gva " + hex(a.gva.value()) + " is in PVM's own PML4 slot 256: #PF without a walk"; });
+        res.events.push_back(mmu.deliver({x86::kPfVector, ec, a.gva}));
+        return out;
+    }
+
+    // The access splits at the page boundary of its virtual address; each page is translated.
+    std::array<Fragment, 2> frags{};
+    const unsigned first = static_cast<unsigned>(std::min<std::uint64_t>(a.size, PAGE_SIZE - offset_in_page(a.gva.value())));
+    frags[0] = {a.gva, 0, first, Gpa()};
+    const unsigned nfrag = first == a.size ? 1 : 2;
+    if (nfrag == 2) frags[1] = {a.gva + first, first, a.size - first, Gpa()};
+
+    std::array<std::uint8_t, 8> bytes{};
+    std::memcpy(bytes.data(), &a.data, a.size);
+    // Runs one translated fragment at its gpa through the existing guest-physical path.
+    auto perform = [&](const Fragment& f) -> bool {
+        if (a.type == GvaAccessType::Fetch) {
+            const KvmResult r = kvm_vcpu_read_guest(k, vcpu, f.gpa, std::span(bytes.data() + f.offset, f.len));
+            if (r.is_ok()) return true;
+            const bool noslot = !k.vcpu_gfn_to_memslot(vcpu, gpa_to_gfn(f.gpa));
+            // The emulator cannot fetch instructions from MMIO: emulation fails (probed: G13).
+            k.trace().emit("x86_emulate_instruction", [&] {
+                return "instruction fetch at gpa " + hex(f.gpa.value()) + (noslot || emulated ? " is not guest memory -> emulation failure, KVM_EXIT_INTERNAL_ERROR" : ": host memory missing -> -EFAULT");
+            });
+            res.events.push_back(noslot || emulated ? exit_event(Exit::InternalError) : efault_event());
+            return false;
+        }
+        GuestAccess g;
+        g.gpa = f.gpa;
+        g.size = f.len;
+        g.type = a.type == GvaAccessType::Write ? AccessType::Write : AccessType::Read;
+        std::memcpy(&g.data, bytes.data() + f.offset, f.len);
+        std::memcpy(g.mmio_reply.data(), a.mmio_reply.data() + f.offset, f.len);
+        const GuestAccessResult r = x86_guest_access(k, vcpu, opts, g);
+        res.events.insert(res.events.end(), r.events.begin(), r.events.end());
+        if (!r.completed) return false;
+        if (g.type == AccessType::Read) std::memcpy(bytes.data() + f.offset, &r.data, f.len);
+        return true;
+    };
+
+    for (unsigned i = 0; i < nfrag; ++i) {
+        Fragment& f = frags[i];
+        if (mode == PagingMode::None) {
+            f.gpa = Gpa(f.gva.value());
+        } else {
+            const Translation t = mmu.translate(f.gva, wa);
+            if (const auto* e = std::get_if<x86_exception>(&t)) {
+                res.events.push_back(mmu.deliver(*e));
+                return out;
+            }
+            if (const auto* ev = std::get_if<VcpuEvent>(&t)) {
+                res.events.push_back(*ev);
+                return out;
+            }
+            f.gpa = std::get<Gpa>(t);
+        }
+        // The emulator completes each page before translating the next (so a write that
+        // crosses into a faulting page has written its first part); the CPU translates both
+        // pages before it stores anything.
+        if (emulated && !perform(f)) return out;
+    }
+    if (!emulated)
+        for (unsigned i = 0; i < nfrag; ++i)
+            if (!perform(frags[i])) return out;
+    res.completed = true;
+    if (a.type != GvaAccessType::Write) std::memcpy(&res.data, bytes.data(), a.size);
+    return out;
+}
+
+}  // namespace kvmsim
