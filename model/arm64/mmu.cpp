@@ -1,0 +1,234 @@
+// Stage-2 aborts: kvm_handle_guest_abort() and user_mem_abort(), arch/arm64/kvm/mmu.c, with the
+// CCA series' realm changes and the lock RFC's warnings.
+#include <cstring>
+#include <string>
+
+#include "../kvm/translate.h"
+#include "guest_access.h"
+#include "mmio.h"
+#include "realm.h"
+
+namespace kvmsim {
+namespace {
+
+bool permits(const Stage2Prot& p, Arm64AccessKind k) {
+    switch (k) {
+    case Arm64AccessKind::Read: return p.r;
+    case Arm64AccessKind::Write: return p.w;
+    case Arm64AccessKind::Fetch: return p.x;
+    }
+    return false;
+}
+
+// The CPU completes the access through a stage-2 mapping: no exit, no KVM involvement.
+void access_through_stage2(kvm& vm, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    std::array<std::uint8_t, 8> buf{};
+    const bool write = a.kind == Arm64AccessKind::Write;
+    if (write) std::memcpy(buf.data(), &a.data, a.size);
+    const KvmResult r = vm.mm().access_remote(pte.hva + offset_in_page(a.ipa.value()), std::span(buf.data(), a.size), write);
+    if (!r.is_ok()) {
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    out.completed = true;
+    if (!write) std::memcpy(&out.data, buf.data(), a.size);
+}
+
+struct Fault {
+    bool translation = false;  // no stage-2 entry (else: a permission fault)
+    bool write_fault = false;  // kvm_is_write_fault()
+    bool exec_fault = false;   // an instruction abort
+};
+
+// models user_mem_abort(), arch/arm64/kvm/mmu.c
+void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gfn map_gfn, Fault f, const Arm64GuestAccess& a,
+                    GuestAccessResult& out) {
+    const Profile& profile = vm.profile();
+    if (arch.is_realm() && profile.has(Patch::CcaRuntimeFault)) {
+        // "Realms cannot map protected pages read-only" (CCA v7 21/45): every REC fault asks for a writable page.
+        if (!f.write_fault) vm.trace().emit("user_mem_abort", [] { return std::string("realm: write_fault forced true"); });
+        f.write_fault = true;
+    }
+    if (!f.translation && !f.write_fault && !f.exec_fault) {
+        vm.trace().emit("user_mem_abort", [] { return std::string("Unexpected L2 read permission error -> KVM_RUN returns -EFAULT"); });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    // memslot_is_logging(): a dirty bitmap on a writable slot.
+    const bool logging = !slot->dirty_bitmap.empty() && !memslot_is_readonly(*slot);
+    const PfnLookup pfn = gfn_to_pfn_memslot_inner(vm, slot, gfn, {.write = f.write_fault, .want_writable = !f.write_fault});
+    if (pfn.error == PfnError::Hwpoison) {
+        VcpuEvent ev;
+        ev.kind = VcpuEvent::Kind::Signal;
+        ev.signal = Signal::Sigbus;
+        ev.signal_addr = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
+        vm.trace().emit("user_mem_abort", [] { return std::string("KVM_PFN_ERR_HWPOISON -> kvm_send_hwpoison_signal (SIGBUS)"); });
+        out.events.push_back(ev);
+        return;
+    }
+    if (pfn.error) {
+        vm.trace().emit("user_mem_abort", [&] { return std::string(to_string(*pfn.error)) + " -> KVM_RUN returns -EFAULT"; });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    bool writable = pfn.writable;
+    // Only map writable on a write fault while logging, so the first write faults and is logged.
+    if (logging && !f.write_fault) writable = false;
+    const vm_area_struct* vma = vm.mm().find_vma(gfn_to_hva_memslot_prot(vm, slot, gfn).hva);
+    if (f.exec_fault && vma && vma->is_pfnmap()) {
+        vm.trace().emit("user_mem_abort", [] { return std::string("exec fault on device memory -> prefetch abort injected"); });
+        out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+        return;
+    }
+    if (arch.is_realm() && profile.has(Patch::CcaRealm) && !writable) {
+        // realm_map_ipa(): the RMM has no way to map a granule without write permission.
+        vm.trace().emit("realm_map_ipa", [] { return std::string("WARN_ON(!(prot & KVM_PGTABLE_PROT_W)) -> KVM_RUN returns -EFAULT"); });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    const Hva hva = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
+    const Stage2Prot prot{.r = true, .w = writable, .x = f.exec_fault};
+    if (!f.translation) {
+        arch.stage2().relax(map_gfn, prot);
+    } else {
+        arch.stage2().map(map_gfn, Stage2Pte{hva, pfn.pfn, prot});
+    }
+    vm.trace().emit("user_mem_abort", [&] {
+        return std::string(f.translation ? "mapped" : "permissions relaxed") + " ipa page " + hex(gfn_to_gpa(map_gfn).value()) + " " +
+               (writable ? "RW" : "R") + (f.exec_fault ? "X" : "");
+    });
+    if (writable) vm.mark_page_dirty_in_slot(slot, gfn);
+    const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
+    if (!pte || !permits(pte->prot, a.kind)) {
+        vm.trace().emit("user_mem_abort", [] { return std::string("the mapping still lacks the permission -> KVM_RUN returns -EFAULT"); });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    access_through_stage2(vm, *pte, a, out);
+}
+
+// models kvm_is_write_fault(), arch/arm64/include/asm/kvm_emulate.h
+bool kvm_is_write_fault(const Profile& profile, const Arm64GuestAccess& a, bool translation) {
+    // A stage-1 walk: before "Fix S1PTW handling on RO memslots" always a write (the walker might
+    // update access flags); since, only a permission fault is.
+    if (a.s1ptw) return profile.has(Patch::Arm64S1ptwRoFix) ? !translation : true;
+    if (a.kind == Arm64AccessKind::Fetch) return false;
+    return a.kind == Arm64AccessKind::Write;  // ESR_ELx.WnR
+}
+
+// models kvm_handle_guest_abort(), arch/arm64/kvm/mmu.c
+void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool translation, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    const Profile& profile = vm.profile();
+    const bool iabt = a.kind == Arm64AccessKind::Fetch;
+    const std::uint8_t ec = iabt ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR;
+    // An IPA beyond the VM's IPA size: the guest gets the abort (an address size fault past PARange).
+    if (translation && a.ipa.value() >> arch.ipa_bits()) {
+        vm.trace().emit("kvm_handle_guest_abort", [&] { return "IPA " + hex(a.ipa.value()) + " outside the VM's " + std::to_string(arch.ipa_bits()) + "-bit IPA space -> abort injected"; });
+        out.events.push_back(inject_abort(ec, a.ipa));
+        return;
+    }
+    Gpa canonical = a.ipa;
+    const bool realm = arch.is_realm() && profile.has(Patch::CcaRealm);
+    if (realm) {
+        const RealmIpa r = realm_ipa(a.ipa, arch.ipa_bits());
+        canonical = r.canonical;
+        if (r.is_private) {
+            kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gpa_to_gfn(canonical));
+            if (!slot) {
+                // Protected IPA with no memory (RIPAS EMPTY): the realm takes a synchronous external abort.
+                vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("realm: protected IPA outside every slot -> SEA injected"); });
+                out.events.push_back(inject_abort(ec, a.ipa));
+                return;
+            }
+            // kvmsim models no guest_memfd and no KVM_SET_MEMORY_ATTRIBUTES: every gfn is shared,
+            // so a fault on its protected alias never matches -> KVM_EXIT_MEMORY_FAULT.
+            VcpuEvent ev = run_error(Errno::Efault);
+            ev.memory_fault = kvm_run_memory_fault{.flags = KVM_MEMORY_EXIT_FLAG_PRIVATE, .gpa = Gpa(canonical.value() & PAGE_MASK), .size = PAGE_SIZE};
+            vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("realm: private fault on a shared gfn -> KVM_EXIT_MEMORY_FAULT, -EFAULT"); });
+            out.events.push_back(ev);
+            return;
+        }
+    }
+    const Gfn gfn = gpa_to_gfn(canonical);
+    kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gfn);
+    const HvaLookup hva = gfn_to_hva_memslot_prot(vm, slot, gfn);
+    const bool write_fault = kvm_is_write_fault(profile, a, translation);
+
+    if (!hva.ok() || (write_fault && !hva.writable)) {
+        const std::string why = !hva.ok() ? "no usable memslot" : "write to a read-only memslot";
+        if (iabt) {
+            vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", instruction fetch -> prefetch abort injected"; });
+            out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+            return;
+        }
+        if (a.s1ptw) {
+            // KVM cannot know what the walker wanted to write: never an MMIO exit.
+            vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", stage-1 walk -> data abort injected"; });
+            out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, a.ipa));
+            return;
+        }
+        vm.trace().emit("kvm_handle_guest_abort", [&] { return why + " -> io_mem_abort"; });
+        io_mem_abort(vm, arch, canonical, translation, a, out);
+        return;
+    }
+    if (profile.has(Patch::LockWarnFaults) && slot && arch.slot_lock_flags(slot->id) && !iabt) {
+        const std::uint32_t lock = arch.slot_lock_flags(slot->id);
+        // A write fault on a slot locked read-only is the expected permission relaxation.
+        if (!write_fault || (lock & memslot_lock::Write))
+            vm.trace().emit("kvm_handle_guest_abort", [&] {
+                return "WARN: Unexpected L2 " + std::string(write_fault ? "write" : "read") + " fault on locked memslot " + std::to_string(slot->id) +
+                       ": IPA=" + hex(a.ipa.value());
+            });
+    }
+    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt}, a, out);
+}
+
+}  // namespace
+
+Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64GuestAccess& a) {
+    Arm64GuestAccessResult res;
+    kvm_vcpu_arch& va = arch.vcpu_arch(vcpu.vcpu_id);
+    if (!va.initialized) {
+        vm.trace().emit("kvm_arch_vcpu_ioctl_run", [] { return std::string("vCPU not initialised (KVM_ARM_VCPU_INIT) -> -ENOEXEC"); });
+        res.run.events.push_back(run_error(Errno::Enoexec));
+        return res;
+    }
+    va.has_run_once = true;
+    if (arch.mmu_pending_ops()) {
+        // Lock RFC 04/39: the deferred cache maintenance of locked slots, before the vCPU enters.
+        vm.trace().emit("kvm_mmu_perform_pending_ops", [] { return std::string("dcache clean of locked memslots done; pending ops cleared"); });
+        arch.mmu_pending_ops() = 0;
+    }
+    const Gfn map_gfn = gpa_to_gfn(a.ipa);
+    const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
+    if (pte && permits(pte->prot, a.kind)) {
+        vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access, no exit"; });
+        access_through_stage2(vm, *pte, a, res.run);
+        return res;
+    }
+    res.stage2_fault = true;
+    kvm_handle_guest_abort(vm, arch, vcpu, !pte, a, res.run);
+    return res;
+}
+
+// The lock RFC's 05/39: resetting a vCPU that has run unmaps stage 2 (stage2_unmap_vm()) except
+// for locked slots, whose cache maintenance is deferred again.
+KvmResult kvm_arch_vcpu_ioctl_vcpu_init(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu) {
+    kvm_vcpu_arch& va = arch.vcpu_arch(vcpu.vcpu_id);
+    if (va.has_run_once) {
+        bool locked = false;
+        vm.memslots(0).for_each([&](const kvm_memory_slot& slot) {
+            if (vm.profile().has(Patch::LockImpl) && arch.slot_lock_flags(slot.id)) {
+                locked = true;
+                return;
+            }
+            arch.stage2().unmap(slot.base_gfn, slot.end_gfn());
+        });
+        if (locked) arch.mmu_pending_ops() |= pending_ops::FlushDcache | pending_ops::InvalIcache;
+        vm.trace().emit("stage2_unmap_vm", [&] { return std::string("vCPU reset after run: stage 2 unmapped") + (locked ? " except locked slots" : ""); });
+    }
+    va.initialized = true;
+    return KvmResult::ok();
+}
+
+}  // namespace kvmsim
