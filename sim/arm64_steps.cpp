@@ -64,7 +64,7 @@ std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profi
 
 Cap Arm64Steps::resolve_cap(const StepFields& f) const {
     // The lock RFC's cap is named by the profile's UAPI header: 206 in v4, 207 in v5.
-    if (f.string_or("cap", "") == "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION") return static_cast<Cap>(lock_cap_number(vm_.profile()));
+    if (f.has("cap") && f.is_string("cap") && f.string("cap") == "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION") return static_cast<Cap>(lock_cap_number(vm_.profile()));
     return static_cast<Cap>(f.cap("cap"));
 }
 

@@ -16,6 +16,7 @@ public:
     StepFields(const Step& step, const Scenario& scenario) : step_(step), scenario_(scenario) {}
 
     [[nodiscard]] bool has(const char* key) const { return step_.fields.contains(key); }
+    [[nodiscard]] bool is_string(const char* key) const { return has(key) && step_.fields.at(key).is_string(); }
     std::uint64_t u64(const char* key) const;
     std::uint64_t u64_or(const char* key, std::uint64_t def) const { return has(key) ? u64(key) : def; }
     std::uint32_t u32(const char* key) const;

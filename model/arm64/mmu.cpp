@@ -54,6 +54,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
         out.events.push_back(run_error(Errno::Efault));
         return;
     }
+    const Hva hva = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
     // memslot_is_logging(): a dirty bitmap on a writable slot.
     const bool logging = !slot->dirty_bitmap.empty() && !memslot_is_readonly(*slot);
     const PfnLookup pfn = gfn_to_pfn_memslot_inner(vm, slot, gfn, {.write = f.write_fault, .want_writable = !f.write_fault});
@@ -61,7 +62,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
         VcpuEvent ev;
         ev.kind = VcpuEvent::Kind::Signal;
         ev.signal = Signal::Sigbus;
-        ev.signal_addr = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
+        ev.signal_addr = hva;
         vm.trace().emit("user_mem_abort", [] { return std::string("KVM_PFN_ERR_HWPOISON -> kvm_send_hwpoison_signal (SIGBUS)"); });
         out.events.push_back(ev);
         return;
@@ -74,7 +75,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
     bool writable = pfn.writable;
     // Only map writable on a write fault while logging, so the first write faults and is logged.
     if (logging && !f.write_fault) writable = false;
-    const vm_area_struct* vma = vm.mm().find_vma(gfn_to_hva_memslot_prot(vm, slot, gfn).hva);
+    const vm_area_struct* vma = vm.mm().find_vma(hva);
     if (f.exec_fault && vma && vma->is_pfnmap()) {
         vm.trace().emit("user_mem_abort", [] { return std::string("exec fault on device memory -> prefetch abort injected"); });
         out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
@@ -86,7 +87,6 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
         out.events.push_back(run_error(Errno::Efault));
         return;
     }
-    const Hva hva = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
     const Stage2Prot prot{.r = true, .w = writable, .x = f.exec_fault};
     if (!f.translation) {
         arch.stage2().relax(map_gfn, prot);
