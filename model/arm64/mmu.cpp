@@ -43,6 +43,7 @@ struct Fault {
 // models user_mem_abort(), arch/arm64/kvm/mmu.c
 void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gfn map_gfn, Fault f, const Arm64GuestAccess& a,
                     GuestAccessResult& out) {
+    // Nothing added to `out` means the fault was resolved and the access is retried.
     const Profile& profile = vm.profile();
     if (arch.is_realm() && profile.has(Patch::CcaRuntimeFault)) {
         // "Realms cannot map protected pages read-only" (CCA v7 21/45): every REC fault asks for a writable page.
@@ -98,13 +99,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
                (writable ? "RW" : "R") + (f.exec_fault ? "X" : "");
     });
     if (writable) vm.mark_page_dirty_in_slot(slot, gfn);
-    const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
-    if (!pte || !permits(pte->prot, a.kind)) {
-        vm.trace().emit("user_mem_abort", [] { return std::string("the mapping still lacks the permission -> KVM_RUN returns -EFAULT"); });
-        out.events.push_back(run_error(Errno::Efault));
-        return;
-    }
-    access_through_stage2(vm, *pte, a, out);
+    // Resolved: the vCPU retries the access (arm64_guest_access() loops).
 }
 
 // models kvm_is_write_fault(), arch/arm64/include/asm/kvm_emulate.h
@@ -200,14 +195,21 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
         arch.mmu_pending_ops() = 0;
     }
     const Gfn map_gfn = gpa_to_gfn(a.ipa);
-    const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
-    if (pte && permits(pte->prot, a.kind)) {
-        vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access, no exit"; });
-        access_through_stage2(vm, *pte, a, res.run);
-        return res;
+    // The vCPU retries the instruction after every resolved fault; a stage-1 walker update may
+    // take a second fault (translation, then permission), so allow a few rounds.
+    for (int round = 0; round < 4; ++round) {
+        const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
+        if (pte && permits(pte->prot, a.kind)) {
+            vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access"; });
+            access_through_stage2(vm, *pte, a, res.run);
+            return res;
+        }
+        res.stage2_fault = true;
+        kvm_handle_guest_abort(vm, arch, vcpu, !pte, a, res.run);
+        if (!res.run.events.empty() || res.run.completed) return res;
     }
-    res.stage2_fault = true;
-    kvm_handle_guest_abort(vm, arch, vcpu, !pte, a, res.run);
+    vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("no progress after repeated faults -> KVM_RUN returns -EFAULT"); });
+    res.run.events.push_back(run_error(Errno::Efault));
     return res;
 }
 
