@@ -39,6 +39,17 @@ bool Arm64Arch::any_vcpu_has_run() const {
     return false;
 }
 
+void Arm64Arch::realm_granule_access(Gpa ipa, std::span<std::uint8_t> buf, bool write) {
+    for (std::size_t i = 0; i < buf.size(); ++i) {
+        if (write) {
+            realm_bytes_[ipa.value() + i] = buf[i];
+        } else {
+            auto it = realm_bytes_.find(ipa.value() + i);
+            buf[i] = it == realm_bytes_.end() ? 0 : it->second;
+        }
+    }
+}
+
 // models kvm_arch_prepare_memory_region(), arch/arm64/kvm/mmu.c, with the lock RFC's
 // "Deny changes to locked memslots" (v4 08/39) in front of the arch's own filtering.
 KvmResult Arm64Arch::prepare_memory_region(const Profile& profile, const kvm_memory_slot* old, const kvm_memory_slot& new_slot,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 
 #include "../host/host_mm.h"
 #include "../kvm/arch.h"
@@ -77,6 +78,8 @@ public:
     [[nodiscard]] std::uint32_t& mmu_pending_ops() { return pending_ops_; }
     [[nodiscard]] VmmProcess& process() { return process_; }
     [[nodiscard]] HostMm& mm() { return mm_; }
+    // The contents of a realm's protected granules (zero until the realm writes them), by byte.
+    void realm_granule_access(Gpa ipa, std::span<std::uint8_t> buf, bool write);
 
 private:
     HostMm& mm_;
@@ -88,6 +91,7 @@ private:
     std::map<std::uint16_t, std::uint32_t> slot_lock_;  // slot id -> memslot_lock bits
     std::uint32_t pending_ops_ = 0;
     VmmProcess process_;
+    std::map<std::uint64_t, std::uint8_t> realm_bytes_;  // written bytes of protected granules, by IPA
 };
 
 }  // namespace kvmsim

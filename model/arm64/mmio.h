@@ -7,9 +7,6 @@
 
 namespace kvmsim {
 
-// KVM_MEMORY_EXIT_FLAG_PRIVATE, include/uapi/linux/kvm.h
-inline constexpr std::uint64_t KVM_MEMORY_EXIT_FLAG_PRIVATE = 1ULL << 3;
-
 [[nodiscard]] VcpuEvent run_error(Errno e);
 // kvm_inject_dabt() / kvm_inject_pabt() / kvm_inject_sea(): an abort the guest takes at addr.
 [[nodiscard]] VcpuEvent inject_abort(std::uint8_t ec, Gpa addr);

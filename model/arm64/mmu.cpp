@@ -21,10 +21,16 @@ bool permits(const Stage2Prot& p, Arm64AccessKind k) {
 }
 
 // The CPU completes the access through a stage-2 mapping: no exit, no KVM involvement.
-void access_through_stage2(kvm& vm, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
+void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
     std::array<std::uint8_t, 8> buf{};
     const bool write = a.kind == Arm64AccessKind::Write;
     if (write) std::memcpy(buf.data(), &a.data, a.size);
+    if (pte.realm_protected) {
+        arch.realm_granule_access(a.ipa, std::span(buf.data(), a.size), write);
+        out.completed = true;
+        if (!write) std::memcpy(&out.data, buf.data(), a.size);
+        return;
+    }
     const KvmResult r = vm.mm().access_remote(pte.hva + offset_in_page(a.ipa.value()), std::span(buf.data(), a.size), write);
     if (!r.is_ok()) {
         out.events.push_back(run_error(Errno::Efault));
@@ -35,9 +41,10 @@ void access_through_stage2(kvm& vm, const Stage2Pte& pte, const Arm64GuestAccess
 }
 
 struct Fault {
-    bool translation = false;  // no stage-2 entry (else: a permission fault)
-    bool write_fault = false;  // kvm_is_write_fault()
-    bool exec_fault = false;   // an instruction abort
+    bool translation = false;    // no stage-2 entry (else: a permission fault)
+    bool write_fault = false;    // kvm_is_write_fault()
+    bool exec_fault = false;     // an instruction abort
+    bool realm_private = false;  // a realm's fault in the protected half of its IPA space
 };
 
 // models user_mem_abort(), arch/arm64/kvm/mmu.c
@@ -45,6 +52,13 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
                     GuestAccessResult& out) {
     // Nothing added to `out` means the fault was resolved and the access is retried.
     const Profile& profile = vm.profile();
+    if (f.realm_private && profile.has(Patch::CcaPrivateNeedsGmem)) {
+        // v12 24/46: protected memory must come from guest_memfd; a plain memslot behind a
+        // protected IPA is refused (kvmsim models no guest_memfd slots).
+        vm.trace().emit("user_mem_abort", [] { return std::string("realm: protected IPA backed by a memslot without guest_memfd -> KVM_RUN returns -EINVAL"); });
+        out.events.push_back(run_error(Errno::Einval));
+        return;
+    }
     if (arch.is_realm() && profile.has(Patch::CcaRuntimeFault)) {
         // "Realms cannot map protected pages read-only" (CCA v7 21/45): every REC fault asks for a writable page.
         if (!f.write_fault) vm.trace().emit("user_mem_abort", [] { return std::string("realm: write_fault forced true"); });
@@ -92,7 +106,11 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
     if (!f.translation) {
         arch.stage2().relax(map_gfn, prot);
     } else {
-        arch.stage2().map(map_gfn, Stage2Pte{hva, pfn.pfn, prot});
+        // realm_map_ipa(): a protected IPA gets a granule the RMM zeroes (realm_map_protected());
+        // an unprotected one maps the slot's page (realm_map_non_secure()).
+        arch.stage2().map(map_gfn, Stage2Pte{hva, pfn.pfn, prot, f.realm_private});
+        if (f.realm_private)
+            vm.trace().emit("realm_map_protected", [] { return std::string("protected granule created; the RMM zeroes it (DATA_CREATE_UNKNOWN)"); });
     }
     vm.trace().emit("user_mem_abort", [&] {
         return std::string(f.translation ? "mapped" : "permissions relaxed") + " ipa page " + hex(gfn_to_gpa(map_gfn).value()) + " " +
@@ -123,26 +141,12 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool trans
         return;
     }
     Gpa canonical = a.ipa;
-    const bool realm = arch.is_realm() && profile.has(Patch::CcaRealm);
-    if (realm) {
+    bool realm_private = false;
+    if (arch.is_realm() && profile.has(Patch::CcaRealm)) {
+        // kvm_gpa_from_fault(): memslots are keyed by the canonical address.
         const RealmIpa r = realm_ipa(a.ipa, arch.ipa_bits());
         canonical = r.canonical;
-        if (r.is_private) {
-            kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gpa_to_gfn(canonical));
-            if (!slot) {
-                // Protected IPA with no memory (RIPAS EMPTY): the realm takes a synchronous external abort.
-                vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("realm: protected IPA outside every slot -> SEA injected"); });
-                out.events.push_back(inject_abort(ec, a.ipa));
-                return;
-            }
-            // kvmsim models no guest_memfd and no KVM_SET_MEMORY_ATTRIBUTES: every gfn is shared,
-            // so a fault on its protected alias never matches -> KVM_EXIT_MEMORY_FAULT.
-            VcpuEvent ev = run_error(Errno::Efault);
-            ev.memory_fault = kvm_run_memory_fault{.flags = KVM_MEMORY_EXIT_FLAG_PRIVATE, .gpa = Gpa(canonical.value() & PAGE_MASK), .size = PAGE_SIZE};
-            vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("realm: private fault on a shared gfn -> KVM_EXIT_MEMORY_FAULT, -EFAULT"); });
-            out.events.push_back(ev);
-            return;
-        }
+        realm_private = r.is_private;
     }
     const Gfn gfn = gpa_to_gfn(canonical);
     kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gfn);
@@ -163,7 +167,11 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool trans
             return;
         }
         vm.trace().emit("kvm_handle_guest_abort", [&] { return why + " -> io_mem_abort"; });
-        io_mem_abort(vm, arch, canonical, translation, a, out);
+        // MMIO emulation exists only in a realm's unprotected half: the RMM reports no
+        // syndrome for a protected IPA.
+        Arm64GuestAccess mmio = a;
+        if (realm_private) mmio.isv = false;
+        io_mem_abort(vm, arch, canonical, translation, mmio, out);
         return;
     }
     if (profile.has(Patch::LockWarnFaults) && slot && arch.slot_lock_flags(slot->id) && !iabt) {
@@ -175,7 +183,7 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool trans
                        ": IPA=" + hex(a.ipa.value());
             });
     }
-    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt}, a, out);
+    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt, .realm_private = realm_private}, a, out);
 }
 
 }  // namespace
@@ -201,7 +209,7 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
         const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
         if (pte && permits(pte->prot, a.kind)) {
             vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access"; });
-            access_through_stage2(vm, *pte, a, res.run);
+            access_through_stage2(vm, arch, *pte, a, res.run);
             return res;
         }
         res.stage2_fault = true;

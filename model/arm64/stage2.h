@@ -22,6 +22,7 @@ struct Stage2Pte {
     Hva hva;  // the host page the pfn came from (the model reaches memory through it)
     Pfn pfn;
     Stage2Prot prot;
+    bool realm_protected = false;  // a realm's protected granule: its memory is the realm's, not the hva's
 };
 
 class Stage2 {

@@ -65,6 +65,8 @@ constexpr std::array<PatchInfo, static_cast<std::size_t>(Patch::Count)> kPatches
      "KVM_CAP_ARM_PMU_V3 leaves the realm allow-list", "Arm CCA", "arm64"},
     {Patch::CcaEnableCapCheck, "cca-enable-cap-check", "[PATCH v14] kvm: arm64: Don't expose unsupported capabilities for realm guests (\"Add missing check\")", "", "CCA v14",
      "KVM_ENABLE_CAP on a realm gives EINVAL for every cap not on the allow-list", "Arm CCA", "arm64"},
+    {Patch::CcaPrivateNeedsGmem, "cca-private-needs-gmem", "[PATCH v12 24/46] arm64: RMI: Runtime faulting of memory", "", "CCA v12",
+     "a realm fault in the protected half on a memslot without guest_memfd fails KVM_RUN with EINVAL (v7 maps a fresh granule the RMM zeroes)", "Arm CCA", "arm64"},
     {Patch::LockApi, "lock-api", "[RFC PATCH v4 02/39] KVM: arm64: Add lock/unlock memslot user API", "", "LOCK v4",
      "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION (206) and its usage checks; alone, lock support reads 0 so every call is EINVAL (seed 004)", "memslot lock RFC", "arm64"},
     {Patch::LockImpl, "lock-impl", "[RFC PATCH v4 03/39] KVM: arm64: Implement the memslot lock/unlock functionality", "", "LOCK v4",

@@ -40,6 +40,7 @@ enum class Patch : unsigned {
     CcaVmTypeBit30,       // v14: KVM_VM_TYPE_ARM_REALM moves to bit 30, next to pKVM's bit 31
     CcaAllowListNoPmu,    // v14: PMU_V3 leaves the realm allow-list
     CcaEnableCapCheck,    // v14: KVM_ENABLE_CAP refuses caps off the allow-list for realms
+    CcaPrivateNeedsGmem,  // v12 24/46: a protected-IPA fault on a non-guest_memfd slot -> EINVAL
     // The memslot lock/unlock RFC (never merged)
     LockApi,              // v4 02/39 (seed 004): the UAPI and its usage checks
     LockImpl,             // v4 03/39 (+04): pin and pre-map at stage 2; unlock

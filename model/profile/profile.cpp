@@ -68,6 +68,7 @@ std::optional<Profile> find_profile(std::string_view name) {
         }
         p.apply(Patch::CcaExtAllowList);
         p.apply(Patch::CcaRealmEinval);
+        p.apply(Patch::CcaPrivateNeedsGmem);
         if (v14) p.apply(Patch::CcaVmTypeBit30), p.apply(Patch::CcaAllowListNoPmu), p.apply(Patch::CcaEnableCapCheck);
         return p;
     }

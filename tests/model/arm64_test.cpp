@@ -171,4 +171,21 @@ TEST_CASE("user_mem_abort: a realm's load of a read-only slot fails with EFAULT 
     CHECK(r.run.events[0].error == Errno::Efault);
 }
 
+TEST_CASE("realm: protected alias is a zeroed granule in v7, EINVAL from v12; the shared alias is the hva (reference 1.6)") {
+    Arm64Vm v7("cca-v7", true, 48), v12("cca-v12", true, 48);
+    for (Arm64Vm* vm : {&v7, &v12}) {
+        std::array<std::uint8_t, 4> val{0x77, 0, 0, 0};
+        REQUIRE(vm->mm.access_remote(kRam, val, true) == OK);
+        const auto shared = vm->access((1ULL << 47) | kRamGpa, Arm64AccessKind::Read);
+        CHECK(shared.run.completed);
+        CHECK(shared.run.data == 0x77);
+    }
+    const auto p7 = v7.access(kRamGpa, Arm64AccessKind::Read);
+    CHECK(p7.run.completed);
+    CHECK(p7.run.data == 0);
+    const auto p12 = v12.access(kRamGpa, Arm64AccessKind::Read);
+    REQUIRE(p12.run.events.size() == 1);
+    CHECK(p12.run.events[0].error == Errno::Einval);
+}
+
 }  // TEST_SUITE
