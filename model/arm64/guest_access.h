@@ -26,6 +26,9 @@ struct Arm64GuestAccess {
     bool s1ptw = false;
 };
 
+// ESR_ELx.FSC class of a stage-2 abort: no entry at all, or an entry lacking the permission.
+enum class Stage2FaultKind { Translation, Permission };
+
 struct Arm64GuestAccessResult {
     GuestAccessResult run;
     bool stage2_fault = false;  // the access trapped to KVM (a stage-2 abort), or the CPU did it alone

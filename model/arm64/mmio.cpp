@@ -28,7 +28,7 @@ VcpuEvent inject_abort(std::uint8_t ec, Gpa addr) {
     return ev;
 }
 
-void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, bool translation, const Arm64GuestAccess& a, GuestAccessResult& out) {
+void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
     const bool write = a.kind == Arm64AccessKind::Write;
     if (!a.isv) {
         if (arch.is_realm() && vm.profile().has(Patch::CcaRealm)) {
@@ -41,7 +41,7 @@ void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, bool translation, con
             VcpuEvent ev;
             ev.kind = VcpuEvent::Kind::Exit;
             ev.exit = Exit::ArmNisv;
-            ev.arm_nisv.esr_iss = (translation ? ESR_ELx_FSC_FAULT_L3 : ESR_ELx_FSC_PERM_L3) | (write ? ESR_ELx_WNR : 0);
+            ev.arm_nisv.esr_iss = (kind == Stage2FaultKind::Translation ? ESR_ELx_FSC_FAULT_L3 : ESR_ELx_FSC_PERM_L3) | (write ? ESR_ELx_WNR : 0);
             ev.arm_nisv.fault_ipa = fault_ipa.value();
             vm.trace().emit("io_mem_abort", [] { return std::string("no ISV, KVM_CAP_ARM_NISV_TO_USER enabled -> KVM_EXIT_ARM_NISV"); });
             out.events.push_back(ev);

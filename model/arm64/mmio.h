@@ -12,6 +12,6 @@ namespace kvmsim {
 [[nodiscard]] VcpuEvent inject_abort(std::uint8_t ec, Gpa addr);
 
 // models io_mem_abort(), arch/arm64/kvm/mmio.c, and its completion kvm_handle_mmio_return().
-void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, bool translation, const Arm64GuestAccess& a, GuestAccessResult& out);
+void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out);
 
 }  // namespace kvmsim

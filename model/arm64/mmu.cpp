@@ -121,16 +121,17 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
 }
 
 // models kvm_is_write_fault(), arch/arm64/include/asm/kvm_emulate.h
-bool kvm_is_write_fault(const Profile& profile, const Arm64GuestAccess& a, bool translation) {
+bool kvm_is_write_fault(const Profile& profile, const Arm64GuestAccess& a, Stage2FaultKind kind) {
     // A stage-1 walk: before "Fix S1PTW handling on RO memslots" always a write (the walker might
     // update access flags); since, only a permission fault is.
-    if (a.s1ptw) return profile.has(Patch::Arm64S1ptwRoFix) ? !translation : true;
+    if (a.s1ptw) return profile.has(Patch::Arm64S1ptwRoFix) ? kind == Stage2FaultKind::Permission : true;
     if (a.kind == Arm64AccessKind::Fetch) return false;
     return a.kind == Arm64AccessKind::Write;  // ESR_ELx.WnR
 }
 
 // models kvm_handle_guest_abort(), arch/arm64/kvm/mmu.c
-void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool translation, const Arm64GuestAccess& a, GuestAccessResult& out) {
+void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    const bool translation = kind == Stage2FaultKind::Translation;
     const Profile& profile = vm.profile();
     const bool iabt = a.kind == Arm64AccessKind::Fetch;
     const std::uint8_t ec = iabt ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR;
@@ -151,7 +152,7 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool trans
     const Gfn gfn = gpa_to_gfn(canonical);
     kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gfn);
     const HvaLookup hva = gfn_to_hva_memslot_prot(vm, slot, gfn);
-    const bool write_fault = kvm_is_write_fault(profile, a, translation);
+    const bool write_fault = kvm_is_write_fault(profile, a, kind);
 
     if (!hva.ok() || (write_fault && !hva.writable)) {
         const std::string why = !hva.ok() ? "no usable memslot" : "write to a read-only memslot";
@@ -171,7 +172,7 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, bool trans
         // syndrome for a protected IPA.
         Arm64GuestAccess mmio = a;
         if (realm_private) mmio.isv = false;
-        io_mem_abort(vm, arch, canonical, translation, mmio, out);
+        io_mem_abort(vm, arch, canonical, kind, mmio, out);
         return;
     }
     if (profile.has(Patch::LockWarnFaults) && slot && arch.slot_lock_flags(slot->id) && !iabt) {
@@ -213,7 +214,7 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
             return res;
         }
         res.stage2_fault = true;
-        kvm_handle_guest_abort(vm, arch, vcpu, !pte, a, res.run);
+        kvm_handle_guest_abort(vm, arch, vcpu, pte ? Stage2FaultKind::Permission : Stage2FaultKind::Translation, a, res.run);
         if (!res.run.events.empty() || res.run.completed) return res;
     }
     vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("no progress after repeated faults -> KVM_RUN returns -EFAULT"); });
