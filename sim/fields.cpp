@@ -96,6 +96,21 @@ constexpr NamedFlag kCapArgs[] = {
 template <std::size_t N>
 std::uint64_t named_or_number(const nlohmann::json& v, const std::string& p, const NamedFlag (&names)[N], std::uint64_t max) {
     auto one = [&](const nlohmann::json& x, const std::string& xp) -> std::uint64_t {
+        if (x.is_string() && x.get<std::string>().find('|') != std::string::npos) {
+            // "A|B": names OR-ed as in C
+            std::uint64_t out = 0;
+            std::string rest = x.get<std::string>();
+            for (std::size_t at = 0; at != std::string::npos;) {
+                const std::size_t bar = rest.find('|', at);
+                const std::string part = rest.substr(at, bar == std::string::npos ? std::string::npos : bar - at);
+                bool found = false;
+                for (const NamedFlag& f : names)
+                    if (part == f.name) out |= f.bit, found = true;
+                if (!found) throw ScenarioError(xp, "unknown name \"" + part + "\" in " + x.dump());
+                at = bar == std::string::npos ? bar : bar + 1;
+            }
+            return out;
+        }
         if (x.is_string())
             for (const NamedFlag& f : names)
                 if (x.get<std::string>() == f.name) return f.bit;

@@ -223,11 +223,14 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         const auto& vm = doc.at("vm");
         check_keys(vm, "/vm", {"type", "platform", "realm", "ipa_bits"});
         s.vm_type = str_field(vm, "type", "/vm", false, "default");
-        if (s.vm_type != "default") throw ScenarioError("/vm/type", "arm64 VMs are \"default\"; ask for a realm with \"realm\": true");
+        if (s.vm_type != "default" && s.vm_type != "realm")
+            throw ScenarioError("/vm/type", "arm64 VM types are \"default\" and \"realm\" (or \"realm\": true), got \"" + s.vm_type + "\"");
+        s.realm = s.vm_type == "realm";
         s.platform = str_field(vm, "platform", "/vm", false, "rme");
         if (s.platform != "rme" && s.platform != "no-rme") throw ScenarioError("/vm/platform", "unknown arm64 platform \"" + s.platform + "\" (rme, no-rme)");
         if (vm.contains("realm")) {
             if (!vm.at("realm").is_boolean()) throw ScenarioError("/vm/realm", "expected true or false");
+            if (s.realm && !vm.at("realm").get<bool>()) throw ScenarioError("/vm/realm", "false contradicts \"type\": \"realm\"");
             s.realm = vm.at("realm").get<bool>();
         }
         if (vm.contains("ipa_bits")) s.ipa_bits = static_cast<std::uint32_t>(parse_number(vm.at("ipa_bits"), "/vm/ipa_bits", 0xff));

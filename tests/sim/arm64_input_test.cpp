@@ -61,6 +61,9 @@ TEST_CASE("parse_scenario: bad arm64 values -> their paths") {
     CHECK(error_path(scenario("arm64", kVcpu, {{"vm", {{"realm", "yes"}}}})) == "/vm/realm");
     CHECK(error_path(scenario("arm64", kVcpu, {{"vm", {{"platform", "vmx"}}}})) == "/vm/platform");
     CHECK(error_path(scenario("arm64", kVcpu, {{"vm", {{"type", "sev-es"}}}})) == "/vm/type");
+    CHECK(error_path(scenario("arm64", kVcpu, {{"vm", {{"type", "realm"}, {"realm", false}}}})) == "/vm/realm");
+    CHECK(parse_scenario(scenario("arm64", kVcpu, {{"vm", {{"type", "realm"}}}}), "t.json").realm);
+    CHECK(error_path(scenario("arm64", {{{"op", "KVM_ENABLE_CAP"}, {"cap", 1}, {"args", {0, "KVM_ARM_LOCK_MEM_READ|BOGUS"}}}})) == "/steps/0/args/1");
     CHECK(error_path(scenario("arm64", {{{"op", "guest_read"}, {"vcpu", 0}, {"gpa", 0}, {"size", 4}, {"isv", 1}}})) == "/steps/0/isv");
     CHECK(error_path(scenario("arm64", {{{"op", "KVM_ENABLE_CAP"}, {"cap", "KVM_CAP_ARM_NISV_TO_USER"}, {"flags", {"KVM_BOGUS"}}}})) ==
           "/steps/0/flags/0");
