@@ -55,7 +55,9 @@ std::optional<long> Arm64Arch::check_extension(const Profile& profile, Cap cap, 
         // The seed patch (CCA v7 34/45): moved out of the r = 1 list into !kvm_is_realm(kvm).
         return profile.has(Patch::CcaHideReadonlyMem) && realm ? 0 : 1;
     case Cap::SetGuestDebug:
-        return (profile.has(Patch::CcaHideReadonlyMem) || profile.has(Patch::CcaHideDebugCaps)) && realm ? 0 : 1;
+        // The !kvm_is_realm(kvm) case predates the seed patch (it is a context line of its
+        // diff), so it comes with the realm support itself; v8 moved it to 08/43.
+        return (profile.has(Patch::CcaRealm) || profile.has(Patch::CcaHideDebugCaps)) && realm ? 0 : 1;
     case Cap::GuestDebugHwBps: return profile.has(Patch::CcaHideDebugCaps) && realm ? 0 : host_.hw_bps;
     case Cap::GuestDebugHwWps: return profile.has(Patch::CcaHideDebugCaps) && realm ? 0 : host_.hw_wps;
     case Cap::CounterOffset: return profile.has(Patch::CcaHideCounterOffset) && realm ? 0 : 1;

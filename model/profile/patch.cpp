@@ -50,7 +50,7 @@ constexpr std::array<PatchInfo, static_cast<std::size_t>(Patch::Count)> kPatches
     {Patch::CcaRuntimeFault, "cca-runtime-fault", "[PATCH v7 21/45] arm64: RME: Runtime faulting of memory", "", "CCA v7",
      "every stage-2 fault of a realm is treated as a write fault (realms cannot map pages read-only)", "Arm CCA", "arm64"},
     {Patch::CcaHideReadonlyMem, "cca-hide-readonly-mem", "[PATCH v7 34/45] kvm: rme: Hide KVM_CAP_READONLY_MEM for realm guests", "", "CCA v7",
-     "KVM_CAP_READONLY_MEM and KVM_CAP_SET_GUEST_DEBUG answer !kvm_is_realm(kvm): 0 on a realm VM fd, 1 elsewhere (seed 003)", "Arm CCA", "arm64"},
+     "KVM_CAP_READONLY_MEM joins KVM_CAP_SET_GUEST_DEBUG in the !kvm_is_realm(kvm) case: 0 on a realm VM fd, 1 elsewhere (seed 003)", "Arm CCA", "arm64"},
     {Patch::CcaHideDebugCaps, "cca-hide-debug-caps", "[PATCH v8 08/43] kvm: arm64: Don't expose debug capabilities for realm guests", "", "CCA v8",
      "KVM_CAP_SET_GUEST_DEBUG and the hardware breakpoint/watchpoint counts answer 0 on a realm VM fd", "Arm CCA", "arm64"},
     {Patch::CcaHideCounterOffset, "cca-hide-counter-offset", "[PATCH v8 33/43] arm64: RME: Hide KVM_CAP_READONLY_MEM for realm guests", "", "CCA v8",

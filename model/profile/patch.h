@@ -32,7 +32,7 @@ enum class Patch : unsigned {
     // Arm CCA series (never merged)
     CcaRealm,             // realm VMs: machine type in KVM_CREATE_VM, REC exits, protected/unprotected IPA
     CcaRuntimeFault,      // realm faults are forced to be write faults
-    CcaHideReadonlyMem,   // v7 34/45 (seed 003): READONLY_MEM and SET_GUEST_DEBUG answer !kvm_is_realm
+    CcaHideReadonlyMem,   // v7 34/45 (seed 003): READONLY_MEM joins SET_GUEST_DEBUG's !kvm_is_realm case
     CcaHideDebugCaps,     // v8 08/43: SET_GUEST_DEBUG and the HW BP/WP counts hidden for realms
     CcaHideCounterOffset, // v8 33/43: COUNTER_OFFSET joins the hidden case
     CcaExtAllowList,      // v12 08/46: realms answer only the caps on kvm_realm_ext_allowed()
