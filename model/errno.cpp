@@ -13,6 +13,7 @@ constexpr std::array kErrnoNames = {
     std::pair{Errno::Eio, std::string_view{"EIO"}},
     std::pair{Errno::Enxio, std::string_view{"ENXIO"}},
     std::pair{Errno::E2big, std::string_view{"E2BIG"}},
+    std::pair{Errno::Enoexec, std::string_view{"ENOEXEC"}},
     std::pair{Errno::Ebadf, std::string_view{"EBADF"}},
     std::pair{Errno::Eagain, std::string_view{"EAGAIN"}},
     std::pair{Errno::Enomem, std::string_view{"ENOMEM"}},

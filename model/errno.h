@@ -13,6 +13,7 @@ enum class Errno : int {
     Eio = 5,
     Enxio = 6,
     E2big = 7,
+    Enoexec = 8,
     Ebadf = 9,
     Eagain = 11,
     Enomem = 12,

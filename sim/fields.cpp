@@ -81,13 +81,65 @@ std::uint32_t StepFields::cap(const char* key) const {
     return u32(key);
 }
 
+namespace {
+// Constants a KVM_ENABLE_CAP may name (include/uapi/linux/kvm.h and the lock RFC's UAPI).
+constexpr NamedFlag kCapFlags[] = {
+    {"KVM_ARM_LOCK_USER_MEMORY_REGION_FLAGS_LOCK", 1u << 0},
+    {"KVM_ARM_LOCK_USER_MEMORY_REGION_FLAGS_UNLOCK", 1u << 1},
+};
+constexpr NamedFlag kCapArgs[] = {
+    {"KVM_ARM_LOCK_MEM_READ", 1u << 0},
+    {"KVM_ARM_LOCK_MEM_WRITE", 1u << 1},
+    {"KVM_ARM_UNLOCK_MEM_ALL", 1u << 0},
+};
+
+template <std::size_t N>
+std::uint64_t named_or_number(const nlohmann::json& v, const std::string& p, const NamedFlag (&names)[N], std::uint64_t max) {
+    auto one = [&](const nlohmann::json& x, const std::string& xp) -> std::uint64_t {
+        if (x.is_string() && x.get<std::string>().find('|') != std::string::npos) {
+            // "A|B": names OR-ed as in C
+            std::uint64_t out = 0;
+            std::string rest = x.get<std::string>();
+            for (std::size_t at = 0; at != std::string::npos;) {
+                const std::size_t bar = rest.find('|', at);
+                const std::string part = rest.substr(at, bar == std::string::npos ? std::string::npos : bar - at);
+                bool found = false;
+                for (const NamedFlag& f : names)
+                    if (part == f.name) out |= f.bit, found = true;
+                if (!found) throw ScenarioError(xp, "unknown name \"" + part + "\" in " + x.dump());
+                at = bar == std::string::npos ? bar : bar + 1;
+            }
+            return out;
+        }
+        if (x.is_string())
+            for (const NamedFlag& f : names)
+                if (x.get<std::string>() == f.name) return f.bit;
+        if (x.is_string() && x.get<std::string>().rfind("KVM_", 0) == 0) {
+            std::string list;
+            for (const NamedFlag& f : names) list += (list.empty() ? "" : ", ") + std::string(f.name);
+            throw ScenarioError(xp, "unknown name " + x.dump() + " (expected a number or one of: " + list + ")");
+        }
+        return parse_number(x, xp, max);
+    };
+    if (!v.is_array()) return one(v, p);
+    std::uint64_t out = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) out |= one(v[i], p + "/" + std::to_string(i));
+    return out;
+}
+}  // namespace
+
 std::array<std::uint64_t, 4> StepFields::args(const char* key) const {
     std::array<std::uint64_t, 4> out{};
     if (!has(key)) return out;
     const nlohmann::json& v = at(key);
     if (!v.is_array() || v.size() > 4) throw ScenarioError(path(key), "expected a list of up to 4 numbers");
-    for (std::size_t i = 0; i < v.size(); ++i) out[i] = parse_number(v[i], path(key) + "/" + std::to_string(i));
+    for (std::size_t i = 0; i < v.size(); ++i) out[i] = named_or_number(v[i], path(key) + "/" + std::to_string(i), kCapArgs, ~std::uint64_t{0});
     return out;
+}
+
+std::uint32_t StepFields::enable_cap_flags(const char* key) const {
+    if (!has(key)) return 0;
+    return static_cast<std::uint32_t>(named_or_number(at(key), path(key), kCapFlags, 0xffffffffu));
 }
 
 std::uint32_t parse_prot(const std::string& prot, const std::string& path) {

@@ -16,6 +16,7 @@ public:
     StepFields(const Step& step, const Scenario& scenario) : step_(step), scenario_(scenario) {}
 
     [[nodiscard]] bool has(const char* key) const { return step_.fields.contains(key); }
+    [[nodiscard]] bool is_string(const char* key) const { return has(key) && step_.fields.at(key).is_string(); }
     std::uint64_t u64(const char* key) const;
     std::uint64_t u64_or(const char* key, std::uint64_t def) const { return has(key) ? u64(key) : def; }
     std::uint32_t u32(const char* key) const;
@@ -30,7 +31,10 @@ public:
     std::uint64_t data(const char* key, unsigned size) const;
     std::uint32_t memslot_flags(const char* key) const;
     std::uint32_t cap(const char* key) const;
+    // Each arg is a number, a constant's name, or a list of names OR-ed together.
     std::array<std::uint64_t, 4> args(const char* key) const;
+    // KVM_ENABLE_CAP flags: a number or a list of flag names.
+    std::uint32_t enable_cap_flags(const char* key) const;
     std::uint32_t prot(const char* key) const;  // bit 0 r, 1 w, 2 x
     std::vector<std::string> string_list(const char* key) const;
     std::vector<std::uint64_t> number_list(const char* key) const;

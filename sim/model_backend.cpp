@@ -1,6 +1,7 @@
 // Runs scenario steps against the kernel model.
 #include <cstring>
 
+#include "arm64_steps.h"
 #include "backend.h"
 #include "fields.h"
 #include "outcome.h"
@@ -38,6 +39,22 @@ public:
         Profile profile = *find_profile(config.profile);
         for (const auto& p : config.apply) profile.apply(*patch_from_name(p));
         for (const auto& p : config.revert) profile.revert(*patch_from_name(p));
+        if (!profile_supports_arch(config.profile, scenario.arch))
+            throw ScenarioError("/arch", "profile \"" + config.profile + "\" is not an " + scenario.arch + " profile (kvmsim profiles shows each profile's arch)");
+        // The step handlers refer to the VM: they go before it does.
+        arm64_.reset();
+        vmm_.reset();
+        paging_ = PagingSteps{};
+        if (scenario.arch == "arm64") {
+            mm_ = std::make_unique<HostMm>();
+            auto arch = make_arm64_arch(scenario, profile, *mm_);
+            Arm64Arch& arm64 = *arch;
+            kvm_ = std::make_unique<kvm>(*mm_, profile, std::move(arch));
+            arm64_ = std::make_unique<Arm64Steps>(*kvm_, arm64);
+            kvm_->trace().enable(config.trace);
+            map_host(scenario);
+            return;
+        }
         platform_ = *platform_from_string(config.platform.value_or(scenario.platform));
         const VmType type = *vm_type_from_string(scenario.vm_type);
         if (!platform_supports(platform_, type))
@@ -46,7 +63,10 @@ public:
         kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
         kvm_->trace().enable(config.trace);
         vmm_ = std::make_unique<VmmSteps>(*kvm_, *mm_, platform_);
-        paging_ = PagingSteps{};
+        map_host(scenario);
+    }
+
+    void map_host(const Scenario& scenario) {
         for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
             const HostMapping& m = scenario.mmaps[i];
             const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);
@@ -66,6 +86,8 @@ private:
     nlohmann::json dispatch(const Step& step) {
         const StepFields f(step, *scenario_);
         const std::string& op = step.op;
+        if (arm64_)
+            if (auto j = arm64_->dispatch(step, f)) return *j;
         if (op == "KVM_CHECK_EXTENSION")
             return kvm_->check_extension(static_cast<Cap>(f.cap("cap")), f.string_or("fd", "vm") == "system" ? CheckOn::SystemFd : CheckOn::VmFd);
         if (op == "KVM_SET_USER_MEMORY_REGION")
@@ -73,7 +95,7 @@ private:
         if (op == "KVM_GET_DIRTY_LOG") return dirty_log(f);
         if (op == "KVM_CLEAR_DIRTY_LOG") return clear_dirty_log(f);
         if (op == "KVM_CREATE_VCPU") return ioctl_json(kvm_->create_vcpu(f.u32("id")));
-        if (op == "KVM_ENABLE_CAP") return ioctl_json(kvm_->enable_cap(static_cast<Cap>(f.cap("cap")), f.u32_or("flags", 0), f.args("args")));
+        if (op == "KVM_ENABLE_CAP") return ioctl_json(kvm_->enable_cap(static_cast<Cap>(f.cap("cap")), f.enable_cap_flags("flags"), f.args("args")));
         if (op == "guest_read" || op == "guest_write") return guest_access(step, f);
         if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
         if (op == "host_mmap")
@@ -93,6 +115,8 @@ private:
             return ioctl_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
         if (op == "kvm_call") return kvm_call(f);
+        if (arm64_ && (is_vmm_op(op) || op == "KVM_SET_SREGS" || op == "build_page_tables" || op == "guest_fetch"))
+            throw ScenarioError(step.path + "/op", "\"" + op + "\" is an x86_64 step; this scenario is arm64");
         if (is_vmm_op(op)) return vmm_->run(step, f);
         if (op == "KVM_SET_SREGS") return paging_.set_sregs(*kvm_, platform_, step, f);
         if (op == "build_page_tables") return paging_.build_page_tables(*kvm_, step, f);
@@ -204,6 +228,7 @@ private:
     std::unique_ptr<HostMm> mm_;
     std::unique_ptr<kvm> kvm_;
     std::unique_ptr<VmmSteps> vmm_;  // after kvm_: destroyed first, it refers to the VM
+    std::unique_ptr<Arm64Steps> arm64_;  // set for arm64 scenarios
 };
 
 }  // namespace

@@ -6,12 +6,13 @@
 namespace kvmsim::sim {
 namespace {
 
-const std::set<std::string> kHexKeys = {"data", "phys_addr", "hva", "gpa", "pfn", "cr2", "error_code", "flags",
-                                           "reply", "guest_phys_addr", "memory_size", "userspace_addr", "base", "sr"};
+const std::set<std::string> kHexKeys = {"data", "phys_addr", "hva", "gpa", "pfn", "cr2", "error_code", "flags", "reply", "guest_phys_addr",
+                                        "memory_size", "userspace_addr", "base", "sr", "far", "esr_iss", "fault_ipa"};
 
 std::uint8_t vector_number(const nlohmann::json& v) {
     if (v.is_string()) {
-        static const std::pair<const char*, std::uint8_t> names[] = {{"DE", 0}, {"UD", 6}, {"DF", 8}, {"GP", 13}, {"PF", 14}};
+        static const std::pair<const char*, std::uint8_t> names[] = {{"DE", 0}, {"UD", 6}, {"DF", 8}, {"GP", 13}, {"PF", 14},
+                                                                       {"IABT", 0x21}, {"DABT", 0x25}};  // arm64: ESR_ELx.EC
         for (auto [n, num] : names)
             if (v.get<std::string>() == n) return num;
     }

@@ -16,7 +16,7 @@
 namespace kvmsim::sim {
 namespace {
 
-enum class Kind { U32, U64, Hva, Bool, String, Size, Data, Flags, Cap, Args, Prot, StrList, NumList, Json };
+enum class Kind { U32, U64, Hva, Bool, String, Size, Data, Flags, Cap, Args, Prot, StrList, NumList, Json, CapFlags };
 
 struct FieldSpec {
     const char* key;
@@ -37,7 +37,7 @@ const std::vector<OpSpec>& op_specs() {
         {"KVM_GET_DIRTY_LOG", {{"slot", Kind::U32, true}}},
         {"KVM_CLEAR_DIRTY_LOG", {{"slot", Kind::U32, true}, {"first_page", Kind::U64, true}, {"num_pages", Kind::U32, true}, {"pages", Kind::NumList, false}}},
         {"KVM_CREATE_VCPU", {{"id", Kind::U32, true}}},
-        {"KVM_ENABLE_CAP", {{"cap", Kind::Cap, true}, {"flags", Kind::U32, false}, {"args", Kind::Args, false}}},
+        {"KVM_ENABLE_CAP", {{"cap", Kind::Cap, true}, {"flags", Kind::CapFlags, false}, {"args", Kind::Args, false}}},
         {"guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, false}, {"size", Kind::Size, true}, {"mmio_reply", Kind::Data, false},
                         {"gva", Kind::U64, false}, {"cpl", Kind::U32, false}}},
         {"guest_write", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, false}, {"size", Kind::Size, true}, {"data", Kind::Data, true},
@@ -66,9 +66,25 @@ const std::vector<OpSpec>& op_specs() {
         {"build_page_tables", {{"mode", Kind::String, true}, {"root", Kind::U64, true}, {"pool", Kind::U64, true}, {"pool_size", Kind::U64, true},
                                {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
         {"guest_fetch", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"cpl", Kind::U32, false}}},
+        // arm64 (docs/scenarios.md, "arm64"); guest_fetch above serves both arches
+        {"KVM_CREATE_VM", {{"type", Kind::U64, true}}},
+        {"KVM_ARM_VCPU_INIT", {{"vcpu", Kind::U32, true}, {"target", Kind::U32, false}, {"features", Kind::StrList, false}}},
+        {"vcpu_busy", {{"vcpu", Kind::U32, true}, {"busy", Kind::Bool, true}}},
+        {"setrlimit", {{"resource", Kind::String, true}, {"rlim_cur", Kind::U64, true}}},
     };
     return specs;
 }
+
+// Fields an architecture adds to a contract op, and the ops only one architecture has.
+const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const std::string& op) {
+    static const std::vector<FieldSpec> none;
+    static const std::vector<FieldSpec> arm64_access = {{"isv", Kind::Bool, false}, {"s1ptw", Kind::Bool, false}};
+    if (arch == "arm64" && (op == "guest_read" || op == "guest_write" || op == "guest_fetch")) return arm64_access;
+    return none;
+}
+
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit"};
+const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 const std::set<std::string> kCallFns = {"gfn_to_hva", "gfn_to_hva_many", "gfn_to_hva_prot", "gfn_to_pfn_memslot", "kvm_read_guest", "kvm_write_guest"};
 
@@ -111,6 +127,7 @@ void check_field(const StepFields& f, const FieldSpec& spec, const nlohmann::jso
     case Kind::StrList: (void)f.string_list(spec.key); break;
     case Kind::NumList: (void)f.number_list(spec.key); break;
     case Kind::Json: break;  // checked by the op's own parser
+    case Kind::CapFlags: (void)f.enable_cap_flags(spec.key); break;
     }
 }
 
@@ -122,7 +139,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
             throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
     };
     const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison" ||
-                       op == "build_page_tables";
+                       op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit";
     if (ioctl && op != "KVM_GET_DIRTY_LOG") {
         if (e.is_string()) return check_errno(e, path);
         (void)parse_number(e, path);
@@ -134,7 +151,12 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
     }
     if (e.is_string()) return check_errno(e, path);
     check_keys(e, path, {"data", "exit", "mmio", "errno", "memory_fault", "signal", "exception", "dirty_pages", "hva", "nr_pages",
-                         "writable", "pfn", "error", "ret"});
+                         "writable", "pfn", "error", "ret", "stage2_fault", "arm_nisv"});
+    if (e.contains("stage2_fault") && !e.at("stage2_fault").is_boolean()) throw ScenarioError(path + "/stage2_fault", "expected true or false");
+    if (e.contains("arm_nisv")) {
+        check_keys(e.at("arm_nisv"), path + "/arm_nisv", {"esr_iss", "fault_ipa"});
+        for (const auto& [k, v] : e.at("arm_nisv").items()) (void)parse_number(v, path + "/arm_nisv/" + k);
+    }
     for (const char* k : {"data", "hva", "nr_pages", "pfn"})
         if (e.contains(k)) (void)parse_number(e.at(k), path + "/" + k);
     if (e.contains("errno")) check_errno(e.at("errno"), path + "/errno");
@@ -155,7 +177,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         for (const auto& [k, v] : e.at("memory_fault").items()) (void)parse_number(v, path + "/memory_fault/" + k);
     }
     if (e.contains("exception")) {
-        check_keys(e.at("exception"), path + "/exception", {"vector", "error_code", "cr2"});
+        check_keys(e.at("exception"), path + "/exception", {"vector", "error_code", "cr2", "far"});
         for (const auto& [k, v] : e.at("exception").items())
             if (!(k == "vector" && v.is_string())) (void)parse_number(v, path + "/exception/" + k);
     }
@@ -180,14 +202,15 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     s.name = str_field(doc, "name", "", true);
     s.description = str_field(doc, "description", "", true);
     s.arch = str_field(doc, "arch", "", false, "x86_64");
-    if (s.arch != "x86_64") throw ScenarioError("/arch", "this kvmsim models x86_64 only so far, got \"" + s.arch + "\"");
+    if (s.arch != "x86_64" && s.arch != "arm64") throw ScenarioError("/arch", "expected \"x86_64\" or \"arm64\", got \"" + s.arch + "\"");
 
-    auto check_profile = [](const std::string& name, const std::string& path) {
+    auto check_profile = [&s](const std::string& name, const std::string& path) {
         if (!find_profile(name)) {
             std::string list;
             for (const auto& p : all_profiles()) list += (list.empty() ? "" : ", ") + std::string(p.name);
             throw ScenarioError(path, "unknown kernel profile \"" + name + "\" (known: " + list + ")");
         }
+        if (!profile_supports_arch(name, s.arch)) throw ScenarioError(path, "profile \"" + name + "\" is not an " + s.arch + " profile (kvmsim profiles shows each profile's arch)");
     };
     if (doc.contains("kernels")) {
         const auto& ks = doc.at("kernels");
@@ -217,7 +240,23 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             }
         }
     }
-    if (doc.contains("vm")) {
+    if (s.arch == "arm64") s.platform = "rme";
+    if (doc.contains("vm") && s.arch == "arm64") {
+        const auto& vm = doc.at("vm");
+        check_keys(vm, "/vm", {"type", "platform", "realm", "ipa_bits"});
+        s.vm_type = str_field(vm, "type", "/vm", false, "default");
+        if (s.vm_type != "default" && s.vm_type != "realm")
+            throw ScenarioError("/vm/type", "arm64 VM types are \"default\" and \"realm\" (or \"realm\": true), got \"" + s.vm_type + "\"");
+        s.realm = s.vm_type == "realm";
+        s.platform = str_field(vm, "platform", "/vm", false, "rme");
+        if (s.platform != "rme" && s.platform != "no-rme") throw ScenarioError("/vm/platform", "unknown arm64 platform \"" + s.platform + "\" (rme, no-rme)");
+        if (vm.contains("realm")) {
+            if (!vm.at("realm").is_boolean()) throw ScenarioError("/vm/realm", "expected true or false");
+            if (s.realm && !vm.at("realm").get<bool>()) throw ScenarioError("/vm/realm", "false contradicts \"type\": \"realm\"");
+            s.realm = vm.at("realm").get<bool>();
+        }
+        if (vm.contains("ipa_bits")) s.ipa_bits = static_cast<std::uint32_t>(parse_number(vm.at("ipa_bits"), "/vm/ipa_bits", 0xff));
+    } else if (doc.contains("vm")) {
         const auto& vm = doc.at("vm");
         check_keys(vm, "/vm", {"type", "platform"});
         s.vm_type = str_field(vm, "type", "/vm", false, "default");
@@ -282,8 +321,12 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             for (const OpSpec& o : op_specs()) list += (list.empty() ? "" : ", ") + std::string(o.op);
             throw ScenarioError(st.path + "/op", "unknown op \"" + st.op + "\" (expected one of: " + list + ")");
         }
+        if (kArm64OnlyOps.contains(st.op) && s.arch != "arm64") throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is arm64 only");
+        if ((kX86OnlyOps.contains(st.op) || is_vmm_op(st.op)) && s.arch != "x86_64")
+            throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is x86_64 only");
         std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
         for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
+        for (const FieldSpec& f : arch_extra_fields(s.arch, st.op)) allowed.insert(f.key);
         check_keys(raw, st.path, allowed);
         st.fields = raw;
         StepFields fields(st, s);
@@ -295,6 +338,10 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             check_field(fields, f, raw);
         }
         check_paging_step(st, fields);
+        for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
+            if (raw.contains(f.key)) check_field(fields, f, raw);
+        if (s.arch == "arm64" && (raw.contains("gva") || raw.contains("cpl")))
+            throw ScenarioError(st.path, "arm64 guest accesses go by \"gpa\" (an IPA); \"gva\" and \"cpl\" are x86_64 fields");
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");

@@ -45,6 +45,8 @@ struct Scenario {
     std::vector<std::string> revert;
     std::string vm_type = "default";
     std::string platform = "vmx";
+    bool realm = false;         // arm64: vm.realm
+    std::uint32_t ipa_bits = 0; // arm64: vm.ipa_bits (0: the kernel's default)
     std::vector<HostMapping> mmaps;
     std::map<std::string, std::uint64_t> names;  // mapping name -> hva, from host.mmap and host_mmap steps
     std::vector<Step> steps;

@@ -180,7 +180,10 @@ int cmd_validate(const std::vector<std::string>& args) {
 int cmd_profiles() {
     std::cout << "Profiles:\n";
     for (const auto& p : all_profiles()) {
-        std::cout << "  " << p.name << ": " << p.description << "\n    patches:";
+        std::cout << "  " << p.name << " [" << p.arch << "]: " << p.description << "\n";
+        if (!p.series.empty()) std::cout << "    series: " << p.series << "\n";
+        if (!p.subject.empty()) std::cout << "    patch:  " << p.subject << "\n";
+        std::cout << "    patches:";
         const Profile prof = *find_profile(p.name);
         for (const auto& patch : all_patches())
             if (prof.has(patch.patch)) std::cout << " " << patch.name;
@@ -188,7 +191,8 @@ int cmd_profiles() {
     }
     std::cout << "\nPatches (toggle with --apply / --revert or a scenario's \"patches\"):\n";
     for (const auto& patch : all_patches()) {
-        std::cout << "  " << patch.name << " [" << patch.release << (patch.commit.empty() ? "" : ", " + std::string(patch.commit)) << "]\n"
+        std::cout << "  " << patch.name << " [" << patch.release << (patch.commit.empty() ? "" : ", " + std::string(patch.commit))
+                  << (patch.arch == "any" ? "" : ", " + std::string(patch.arch)) << "]\n"
                   << "    \"" << patch.subject << "\"\n    " << patch.what << "\n";
     }
     return kExitOk;

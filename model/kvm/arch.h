@@ -2,6 +2,7 @@
 // architecture implements them in its own folder; generic code has no #if on the arch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -14,6 +15,7 @@ namespace kvmsim {
 enum class kvm_mr_change { Create, Delete, Move, FlagsOnly };
 
 class Profile;
+class kvm;
 
 class KvmArch {
 public:
@@ -39,6 +41,16 @@ public:
     // KVM_MAX_VCPUS / KVM_MAX_VCPU_IDS for kvm_vm_ioctl_create_vcpu().
     [[nodiscard]] virtual unsigned max_vcpus(const Profile& profile) const = 0;
     [[nodiscard]] virtual unsigned max_vcpu_ids(const Profile& profile) const = 0;
+
+    // Hooks with a default: an arch that keeps no stage-2 state or arch caps leaves them alone.
+    // kvm_vm_ioctl_enable_cap(): caps the generic code does not handle; the default is EINVAL.
+    virtual KvmResult vm_ioctl_enable_cap(kvm& vm, Cap cap, std::uint32_t flags, const std::array<std::uint64_t, 4>& args);
+    // kvm_arch_flush_shadow_memslot(): a DELETE or MOVE zaps the slot's mappings before prepare.
+    virtual void flush_shadow_memslot(kvm& vm, const kvm_memory_slot& slot);
+    // kvm_unmap_gfn_range(): the MMU notifier dropped host memory behind [start, end) of a slot.
+    virtual void unmap_gfn_range(kvm& vm, const kvm_memory_slot& slot, Gfn start, Gfn end);
+    // kvm_arch_commit_memory_region(): after a CREATE, MOVE or FLAGS_ONLY is installed (old_flags: 0 for CREATE).
+    virtual void commit_memory_region(kvm& vm, std::uint32_t old_flags, const kvm_memory_slot& new_slot, kvm_mr_change change);
 };
 
 }  // namespace kvmsim

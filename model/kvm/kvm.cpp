@@ -40,21 +40,34 @@ KvmResult kvm::enable_cap(Cap cap, std::uint32_t flags, const std::array<std::ui
         manual_dirty_log_protect_ = args[0];
         return KvmResult::ok();
     }
+    return arch_->vm_ioctl_enable_cap(*this, cap, flags, args);
+}
+
+// The default arch hooks (model/kvm/arch.h).
+KvmResult KvmArch::vm_ioctl_enable_cap(kvm& vm, Cap cap, std::uint32_t, const std::array<std::uint64_t, 4>&) {
     // kvm_vm_ioctl_enable_cap() of the arch: nothing else is modelled, and the arch's default is EINVAL.
-    trace_.emit("kvm_vm_ioctl_enable_cap", [&] { return to_string(cap) + " not enabled by this model -> EINVAL"; });
+    vm.trace().emit("kvm_vm_ioctl_enable_cap", [&] { return to_string(cap) + " not enabled by this model -> EINVAL"; });
     return KvmResult::error(Errno::Einval);
 }
+void KvmArch::flush_shadow_memslot(kvm&, const kvm_memory_slot&) {}
+void KvmArch::unmap_gfn_range(kvm&, const kvm_memory_slot&, Gfn, Gfn) {}
+void KvmArch::commit_memory_region(kvm&, std::uint32_t, const kvm_memory_slot&, kvm_mr_change) {}
 
 // models kvm_set_memslot() with kvm_commit_memory_region(), virt/kvm/kvm_main.c
 KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot> new_slot, kvm_mr_change change) {
     const std::uint16_t as_id = old ? old->as_id : new_slot->as_id;
+    const std::uint16_t id = old ? old->id : new_slot->id;
+    const std::uint32_t old_flags = old ? old->flags : 0;
     kvm_memslots& slots = *memslots_[as_id];
     const unsigned nr_as = nr_as_ids();
 
     // DELETE and MOVE first publish an INVALID copy of the old slot (one generation step), so
     // that no vCPU keeps using the old gfn range while it is zapped.
     const bool invalidate = change == kvm_mr_change::Delete || change == kvm_mr_change::Move;
-    if (invalidate) slots.bump_generation(nr_as);
+    if (invalidate) {
+        slots.bump_generation(nr_as);
+        arch_->flush_shadow_memslot(*this, *old);
+    }
 
     const KvmResult prepared = arch_->prepare_memory_region(profile_, old, new_slot ? *new_slot : *old, change);
     if (!prepared.is_ok()) {
@@ -103,6 +116,9 @@ KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot
     }
     }
     slots.bump_generation(nr_as);
+    if (change != kvm_mr_change::Delete) {
+        if (const kvm_memory_slot* installed = slots.id_to_memslot(id)) arch_->commit_memory_region(*this, old_flags, *installed, change);
+    }
     return KvmResult::ok();
 }
 
@@ -176,6 +192,10 @@ void kvm::mmu_notifier_invalidate_range(Hva start, Hva end) {
                        hex(slot.base_gfn.value() + (from >> PAGE_SHIFT)) + ", " +
                        hex(slot.base_gfn.value() + ((to + PAGE_SIZE - 1) >> PAGE_SHIFT)) + ")";
             });
+            const std::uint64_t from = std::max(start, slot.userspace_addr) - slot.userspace_addr;
+            const std::uint64_t to = std::min(end, slot.hva_end()) - slot.userspace_addr;
+            arch_->unmap_gfn_range(*this, slot, Gfn(slot.base_gfn.value() + (from >> PAGE_SHIFT)),
+                                   Gfn(slot.base_gfn.value() + ((to + PAGE_SIZE - 1) >> PAGE_SHIFT)));
         });
     }
 }

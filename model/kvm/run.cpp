@@ -13,8 +13,9 @@ constexpr std::array kExitNames = {
     std::pair{Exit::InternalError, std::string_view{"KVM_EXIT_INTERNAL_ERROR"}},
     std::pair{Exit::Intr, std::string_view{"KVM_EXIT_INTR"}},
     std::pair{Exit::MemoryFault, std::string_view{"KVM_EXIT_MEMORY_FAULT"}},
+    std::pair{Exit::ArmNisv, std::string_view{"KVM_EXIT_ARM_NISV"}},
 };
-static_assert(kExitNames.size() == 6, "every Exit has a name");
+static_assert(kExitNames.size() == 7, "every Exit has a name");
 
 }  // namespace
 

@@ -20,6 +20,7 @@ enum class Exit : std::uint32_t {
     InternalError = 17, // KVM_EXIT_INTERNAL_ERROR
     Intr = 10,          // KVM_EXIT_INTR
     MemoryFault = 39,   // KVM_EXIT_MEMORY_FAULT
+    ArmNisv = 28,       // KVM_EXIT_ARM_NISV
 };
 
 [[nodiscard]] std::string_view to_string(Exit e);
@@ -40,10 +41,17 @@ struct kvm_run_memory_fault {
     std::uint64_t size = 0;
 };
 
+// run->arm_nisv: a data abort without a valid instruction syndrome, handed to userspace.
+struct kvm_run_arm_nisv {
+    std::uint64_t esr_iss = 0;  // ESR_EL2 masked to what userspace may see
+    std::uint64_t fault_ipa = 0;
+};
+
 enum class Signal { Sigbus };
 [[nodiscard]] std::string_view to_string(Signal s);
 
-// An exception delivered to the guest (vector, error code, CR2 for #PF).
+// An exception delivered to the guest (vector, error code, CR2 for #PF). On arm64 the vector is
+// the injected abort's exception class (ESR_ELx.EC) and cr2 holds FAR_EL1.
 struct GuestException {
     std::uint8_t vector = 0;
     std::uint32_t error_code = 0;
@@ -56,6 +64,7 @@ struct VcpuEvent {
     Kind kind = Kind::Exit;
     Exit exit = Exit::Mmio;
     kvm_run_mmio mmio;                                // Exit::Mmio
+    kvm_run_arm_nisv arm_nisv;                        // Exit::ArmNisv
     std::optional<kvm_run_memory_fault> memory_fault; // RunError with KVM_EXIT_MEMORY_FAULT filled
     Errno error = Errno::Efault;                      // RunError
     Signal signal = Signal::Sigbus;                   // Signal

@@ -26,6 +26,32 @@ enum class Patch : unsigned {
     DirtyRing,            // KVM_CAP_DIRTY_LOG_RING
     UserMemory2,          // KVM_SET_USER_MEMORY_REGION2 and the 6.8 guest_memfd capabilities
     RoPageTables,         // x86 walker: guest page tables may live in read-only slots
+    // arm64, upstream
+    Arm64ReadonlyMem,     // arm64: KVM_MEM_READONLY / KVM_CAP_READONLY_MEM, writes to RO slots exit as MMIO
+    Arm64NisvToUser,      // arm64: KVM_CAP_ARM_NISV_TO_USER, KVM_EXIT_ARM_NISV
+    Arm64S1ptwRoFix,      // arm64: a stage-1 walk is a write only on a permission fault
+    // Arm CCA series (never merged)
+    CcaRealm,             // realm VMs: machine type in KVM_CREATE_VM, REC exits, protected/unprotected IPA
+    CcaRuntimeFault,      // realm faults are forced to be write faults
+    CcaHideReadonlyMem,   // v7 34/45 (seed 003): READONLY_MEM joins SET_GUEST_DEBUG's !kvm_is_realm case
+    CcaHideDebugCaps,     // v8 08/43: SET_GUEST_DEBUG and the HW BP/WP counts hidden for realms
+    CcaHideCounterOffset, // v8 33/43: COUNTER_OFFSET joins the hidden case
+    CcaExtAllowList,      // v12 08/46: realms answer only the caps on kvm_realm_ext_allowed()
+    CcaRealmEinval,       // v12 09/46: a realm without an RMM gives EINVAL (v7: EPERM)
+    CcaVmTypeBit30,       // v14: KVM_VM_TYPE_ARM_REALM moves to bit 30, next to pKVM's bit 31
+    CcaAllowListNoPmu,    // v14: PMU_V3 leaves the realm allow-list
+    CcaEnableCapCheck,    // v14: KVM_ENABLE_CAP refuses caps off the allow-list for realms
+    CcaPrivateNeedsGmem,  // v12 24/46: a protected-IPA fault on a non-guest_memfd slot -> EINVAL
+    // The memslot lock/unlock RFC (never merged)
+    LockApi,              // v4 02/39 (seed 004): the UAPI and its usage checks
+    LockImpl,             // v4 03/39 (+04): pin and pre-map at stage 2; unlock
+    LockDenyChanges,      // v4 08/39: memslot changes on a locked slot -> EBUSY
+    LockWarnFaults,       // v4 10/39: warn on unexpected stage-2 faults on locked slots
+    LockAllow,            // v4 11/39: KVM_CHECK_EXTENSION reports 1, the ioctl is reachable
+    LockV5Cap207,         // v5: the cap number moves to 207
+    LockV5RunAllowed,     // v5: locking after a vCPU has run is allowed
+    LockV5UnlockEinval,   // v5: unlocking a slot that is not locked -> EINVAL
+    LockV5UnmapOnUnlock,  // v5 07/38: unlock before any vCPU ran unmaps the slot at stage 2
     Count
 };
 
@@ -36,6 +62,8 @@ struct PatchInfo {
     std::string_view commit;   // upstream commit (short hash), or "" where not pinned down
     std::string_view release;  // first release that has it
     std::string_view what;     // what changes, in a sentence
+    std::string_view series = {};  // "" for upstream; else the posted series it belongs to
+    std::string_view arch = "any"; // where its decision points are: "any", "x86_64" or "arm64"
 };
 
 [[nodiscard]] std::span<const PatchInfo> all_patches();

@@ -33,7 +33,12 @@ struct ProfileInfo {
     std::string_view name;
     std::string_view description;
     std::string_view arch;  // "x86_64", "arm64" or "any"
+    std::string_view series = {};   // the posted series a non-upstream profile models
+    std::string_view subject = {};  // the patch the profile is built around (a seed's subject)
 };
+
+// Whether a profile runs scenarios of this architecture.
+[[nodiscard]] bool profile_supports_arch(std::string_view profile, std::string_view arch);
 
 [[nodiscard]] std::span<const ProfileInfo> all_profiles();
 // The profile by name, with its patch set; nullopt for an unknown name.

@@ -1,0 +1,47 @@
+// A guest load, store or instruction fetch on an arm64 vCPU, run through stage 2: what the
+// hardware does when the page is mapped, and KVM's abort handling when it is not.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "../kvm/kvm.h"
+#include "../kvm/run.h"
+#include "arm64_arch.h"
+
+namespace kvmsim {
+
+enum class Arm64AccessKind { Read, Write, Fetch };
+
+struct Arm64GuestAccess {
+    Gpa ipa;
+    unsigned size = 4;  // 1, 2, 4 or 8
+    Arm64AccessKind kind = Arm64AccessKind::Read;
+    std::uint64_t data = 0;                    // a store's value, little-endian
+    std::array<std::uint8_t, 8> mmio_reply{};  // what userspace answers to an MMIO load
+    // ESR_EL2.ISV: the syndrome describes the access (a single-register load or store). Load/store
+    // pair, writeback addressing and SIMD register transfers give ISV = 0.
+    bool isv = true;
+    // ESR_EL2.S1PTW: the access is the guest's own stage-1 page-table walker.
+    bool s1ptw = false;
+};
+
+// ESR_ELx.FSC class of a stage-2 abort: no entry at all, or an entry lacking the permission.
+enum class Stage2FaultKind { Translation, Permission };
+
+struct Arm64GuestAccessResult {
+    GuestAccessResult run;
+    bool stage2_fault = false;  // the access trapped to KVM (a stage-2 abort), or the CPU did it alone
+};
+
+// ESR_ELx.EC of the aborts KVM injects into a guest running at EL1.
+inline constexpr std::uint8_t ESR_ELx_EC_IABT_CUR = 0x21;
+inline constexpr std::uint8_t ESR_ELx_EC_DABT_CUR = 0x25;
+
+// KVM_RUN for one access: kvm_arch_vcpu_ioctl_run(), arch/arm64/kvm/arm.c, then the abort path.
+Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64GuestAccess& access);
+
+// models kvm_arch_vcpu_ioctl_vcpu_init(), arch/arm64/kvm/arm.c
+KvmResult kvm_arch_vcpu_ioctl_vcpu_init(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu);
+
+}  // namespace kvmsim

@@ -1,0 +1,73 @@
+#include "mmio.h"
+
+#include <cstring>
+#include <string>
+
+namespace kvmsim {
+namespace {
+
+// ESR_ELx bits userspace may see in run->arm_nisv.esr_iss (kvm_vcpu_dabt_iss_nisv_sanitized()).
+constexpr std::uint64_t ESR_ELx_WNR = 1ULL << 6;
+// Data fault status codes for a level-3 (4K page) translation or permission fault.
+constexpr std::uint64_t ESR_ELx_FSC_FAULT_L3 = 0x07;
+constexpr std::uint64_t ESR_ELx_FSC_PERM_L3 = 0x0f;
+
+}  // namespace
+
+VcpuEvent run_error(Errno e) {
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::RunError;
+    ev.error = e;
+    return ev;
+}
+
+VcpuEvent inject_abort(std::uint8_t ec, Gpa addr) {
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::Exception;
+    ev.exception = GuestException{.vector = ec, .error_code = 0, .cr2 = addr.value()};
+    return ev;
+}
+
+void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    const bool write = a.kind == Arm64AccessKind::Write;
+    if (!a.isv) {
+        if (arch.is_realm() && vm.profile().has(Patch::CcaRealm)) {
+            // The RMM gives no register for an access without syndrome: the realm gets an SEA.
+            vm.trace().emit("io_mem_abort", [] { return std::string("REC data abort without ISV -> SEA injected into the realm"); });
+            out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, a.ipa));
+            return;
+        }
+        if (arch.return_nisv_io_abort_to_user()) {
+            VcpuEvent ev;
+            ev.kind = VcpuEvent::Kind::Exit;
+            ev.exit = Exit::ArmNisv;
+            ev.arm_nisv.esr_iss = (kind == Stage2FaultKind::Translation ? ESR_ELx_FSC_FAULT_L3 : ESR_ELx_FSC_PERM_L3) | (write ? ESR_ELx_WNR : 0);
+            ev.arm_nisv.fault_ipa = fault_ipa.value();
+            vm.trace().emit("io_mem_abort", [] { return std::string("no ISV, KVM_CAP_ARM_NISV_TO_USER enabled -> KVM_EXIT_ARM_NISV"); });
+            out.events.push_back(ev);
+            return;
+        }
+        vm.trace().emit("io_mem_abort", [] { return std::string("no ISV: load/store instruction decoding not implemented -> KVM_RUN returns -ENOSYS"); });
+        out.events.push_back(run_error(Errno::Enosys));
+        return;
+    }
+    // ISV: the syndrome gives size, direction and register; no in-kernel device claims the
+    // address in this model, so userspace gets KVM_EXIT_MMIO.
+    VcpuEvent ev;
+    ev.kind = VcpuEvent::Kind::Exit;
+    ev.exit = Exit::Mmio;
+    ev.mmio.phys_addr = fault_ipa;
+    ev.mmio.len = a.size;
+    ev.mmio.is_write = write;
+    if (write) std::memcpy(ev.mmio.data.data(), &a.data, a.size);
+    vm.trace().emit("io_mem_abort", [&] {
+        return "KVM_EXIT_MMIO " + std::string(write ? "write" : "read") + " at " + hex(fault_ipa.value()) + " len " + std::to_string(a.size) +
+               (arch.is_realm() ? " (realm: REC_ENTER_FLAG_EMULATED_MMIO on resume)" : " (PC += 4 on resume)");
+    });
+    out.events.push_back(ev);
+    // kvm_handle_mmio_return() on the next KVM_RUN: a load takes userspace's data.
+    out.completed = true;
+    if (!write) std::memcpy(&out.data, a.mmio_reply.data(), a.size);
+}
+
+}  // namespace kvmsim

@@ -1,0 +1,245 @@
+// Stage-2 aborts: kvm_handle_guest_abort() and user_mem_abort(), arch/arm64/kvm/mmu.c, with the
+// CCA series' realm changes and the lock RFC's warnings.
+#include <cstring>
+#include <string>
+
+#include "../kvm/translate.h"
+#include "guest_access.h"
+#include "mmio.h"
+#include "realm.h"
+
+namespace kvmsim {
+namespace {
+
+bool permits(const Stage2Prot& p, Arm64AccessKind k) {
+    switch (k) {
+    case Arm64AccessKind::Read: return p.r;
+    case Arm64AccessKind::Write: return p.w;
+    case Arm64AccessKind::Fetch: return p.x;
+    }
+    return false;
+}
+
+// The CPU completes the access through a stage-2 mapping: no exit, no KVM involvement.
+void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    std::array<std::uint8_t, 8> buf{};
+    const bool write = a.kind == Arm64AccessKind::Write;
+    if (write) std::memcpy(buf.data(), &a.data, a.size);
+    if (pte.realm_protected) {
+        arch.realm_granule_access(a.ipa, std::span(buf.data(), a.size), write);
+        out.completed = true;
+        if (!write) std::memcpy(&out.data, buf.data(), a.size);
+        return;
+    }
+    const KvmResult r = vm.mm().access_remote(pte.hva + offset_in_page(a.ipa.value()), std::span(buf.data(), a.size), write);
+    if (!r.is_ok()) {
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    out.completed = true;
+    if (!write) std::memcpy(&out.data, buf.data(), a.size);
+}
+
+struct Fault {
+    bool translation = false;    // no stage-2 entry (else: a permission fault)
+    bool write_fault = false;    // kvm_is_write_fault()
+    bool exec_fault = false;     // an instruction abort
+    bool realm_private = false;  // a realm's fault in the protected half of its IPA space
+};
+
+// models user_mem_abort(), arch/arm64/kvm/mmu.c
+void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gfn map_gfn, Fault f, const Arm64GuestAccess& a,
+                    GuestAccessResult& out) {
+    // Nothing added to `out` means the fault was resolved and the access is retried.
+    const Profile& profile = vm.profile();
+    if (f.realm_private && profile.has(Patch::CcaPrivateNeedsGmem)) {
+        // v12 24/46: protected memory must come from guest_memfd; a plain memslot behind a
+        // protected IPA is refused (kvmsim models no guest_memfd slots).
+        vm.trace().emit("user_mem_abort", [] { return std::string("realm: protected IPA backed by a memslot without guest_memfd -> KVM_RUN returns -EINVAL"); });
+        out.events.push_back(run_error(Errno::Einval));
+        return;
+    }
+    if (arch.is_realm() && profile.has(Patch::CcaRuntimeFault)) {
+        // "Realms cannot map protected pages read-only" (CCA v7 21/45): every REC fault asks for a writable page.
+        if (!f.write_fault) vm.trace().emit("user_mem_abort", [] { return std::string("realm: write_fault forced true"); });
+        f.write_fault = true;
+    }
+    if (!f.translation && !f.write_fault && !f.exec_fault) {
+        vm.trace().emit("user_mem_abort", [] { return std::string("Unexpected L2 read permission error -> KVM_RUN returns -EFAULT"); });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    const Hva hva = gfn_to_hva_memslot_prot(vm, slot, gfn).hva;
+    // memslot_is_logging(): a dirty bitmap on a writable slot.
+    const bool logging = !slot->dirty_bitmap.empty() && !memslot_is_readonly(*slot);
+    const PfnLookup pfn = gfn_to_pfn_memslot_inner(vm, slot, gfn, {.write = f.write_fault, .want_writable = !f.write_fault});
+    if (pfn.error == PfnError::Hwpoison) {
+        VcpuEvent ev;
+        ev.kind = VcpuEvent::Kind::Signal;
+        ev.signal = Signal::Sigbus;
+        ev.signal_addr = hva;
+        vm.trace().emit("user_mem_abort", [] { return std::string("KVM_PFN_ERR_HWPOISON -> kvm_send_hwpoison_signal (SIGBUS)"); });
+        out.events.push_back(ev);
+        return;
+    }
+    if (pfn.error) {
+        vm.trace().emit("user_mem_abort", [&] { return std::string(to_string(*pfn.error)) + " -> KVM_RUN returns -EFAULT"; });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    bool writable = pfn.writable;
+    // Only map writable on a write fault while logging, so the first write faults and is logged.
+    if (logging && !f.write_fault) writable = false;
+    const vm_area_struct* vma = vm.mm().find_vma(hva);
+    if (f.exec_fault && vma && vma->is_pfnmap()) {
+        vm.trace().emit("user_mem_abort", [] { return std::string("exec fault on device memory -> prefetch abort injected"); });
+        out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+        return;
+    }
+    if (arch.is_realm() && profile.has(Patch::CcaRealm) && !writable) {
+        // realm_map_ipa(): the RMM has no way to map a granule without write permission.
+        vm.trace().emit("realm_map_ipa", [] { return std::string("WARN_ON(!(prot & KVM_PGTABLE_PROT_W)) -> KVM_RUN returns -EFAULT"); });
+        out.events.push_back(run_error(Errno::Efault));
+        return;
+    }
+    const Stage2Prot prot{.r = true, .w = writable, .x = f.exec_fault};
+    if (!f.translation) {
+        arch.stage2().relax(map_gfn, prot);
+    } else {
+        // realm_map_ipa(): a protected IPA gets a granule the RMM zeroes (realm_map_protected());
+        // an unprotected one maps the slot's page (realm_map_non_secure()).
+        arch.stage2().map(map_gfn, Stage2Pte{hva, pfn.pfn, prot, f.realm_private});
+        if (f.realm_private)
+            vm.trace().emit("realm_map_protected", [] { return std::string("protected granule created; the RMM zeroes it (DATA_CREATE_UNKNOWN)"); });
+    }
+    vm.trace().emit("user_mem_abort", [&] {
+        return std::string(f.translation ? "mapped" : "permissions relaxed") + " ipa page " + hex(gfn_to_gpa(map_gfn).value()) + " " +
+               (writable ? "RW" : "R") + (f.exec_fault ? "X" : "");
+    });
+    if (writable) vm.mark_page_dirty_in_slot(slot, gfn);
+    // Resolved: the vCPU retries the access (arm64_guest_access() loops).
+}
+
+// models kvm_is_write_fault(), arch/arm64/include/asm/kvm_emulate.h
+bool kvm_is_write_fault(const Profile& profile, const Arm64GuestAccess& a, Stage2FaultKind kind) {
+    // A stage-1 walk: before "Fix S1PTW handling on RO memslots" always a write (the walker might
+    // update access flags); since, only a permission fault is.
+    if (a.s1ptw) return profile.has(Patch::Arm64S1ptwRoFix) ? kind == Stage2FaultKind::Permission : true;
+    if (a.kind == Arm64AccessKind::Fetch) return false;
+    return a.kind == Arm64AccessKind::Write;  // ESR_ELx.WnR
+}
+
+// models kvm_handle_guest_abort(), arch/arm64/kvm/mmu.c
+void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    const bool translation = kind == Stage2FaultKind::Translation;
+    const Profile& profile = vm.profile();
+    const bool iabt = a.kind == Arm64AccessKind::Fetch;
+    const std::uint8_t ec = iabt ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR;
+    // An IPA beyond the VM's IPA size: the guest gets the abort (an address size fault past PARange).
+    if (translation && a.ipa.value() >> arch.ipa_bits()) {
+        vm.trace().emit("kvm_handle_guest_abort", [&] { return "IPA " + hex(a.ipa.value()) + " outside the VM's " + std::to_string(arch.ipa_bits()) + "-bit IPA space -> abort injected"; });
+        out.events.push_back(inject_abort(ec, a.ipa));
+        return;
+    }
+    Gpa canonical = a.ipa;
+    bool realm_private = false;
+    if (arch.is_realm() && profile.has(Patch::CcaRealm)) {
+        // kvm_gpa_from_fault(): memslots are keyed by the canonical address.
+        const RealmIpa r = realm_ipa(a.ipa, arch.ipa_bits());
+        canonical = r.canonical;
+        realm_private = r.is_private;
+    }
+    const Gfn gfn = gpa_to_gfn(canonical);
+    kvm_memory_slot* slot = vm.vcpu_gfn_to_memslot(vcpu, gfn);
+    const HvaLookup hva = gfn_to_hva_memslot_prot(vm, slot, gfn);
+    const bool write_fault = kvm_is_write_fault(profile, a, kind);
+
+    if (!hva.ok() || (write_fault && !hva.writable)) {
+        const std::string why = !hva.ok() ? "no usable memslot" : "write to a read-only memslot";
+        if (iabt) {
+            vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", instruction fetch -> prefetch abort injected"; });
+            out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+            return;
+        }
+        if (a.s1ptw) {
+            // KVM cannot know what the walker wanted to write: never an MMIO exit.
+            vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", stage-1 walk -> data abort injected"; });
+            out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, a.ipa));
+            return;
+        }
+        vm.trace().emit("kvm_handle_guest_abort", [&] { return why + " -> io_mem_abort"; });
+        // MMIO emulation exists only in a realm's unprotected half: the RMM reports no
+        // syndrome for a protected IPA.
+        Arm64GuestAccess mmio = a;
+        if (realm_private) mmio.isv = false;
+        io_mem_abort(vm, arch, canonical, kind, mmio, out);
+        return;
+    }
+    if (profile.has(Patch::LockWarnFaults) && slot && arch.slot_lock_flags(slot->id) && !iabt) {
+        const std::uint32_t lock = arch.slot_lock_flags(slot->id);
+        // A write fault on a slot locked read-only is the expected permission relaxation.
+        if (!write_fault || (lock & memslot_lock::Write))
+            vm.trace().emit("kvm_handle_guest_abort", [&] {
+                return "WARN: Unexpected L2 " + std::string(write_fault ? "write" : "read") + " fault on locked memslot " + std::to_string(slot->id) +
+                       ": IPA=" + hex(a.ipa.value());
+            });
+    }
+    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt, .realm_private = realm_private}, a, out);
+}
+
+}  // namespace
+
+Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64GuestAccess& a) {
+    Arm64GuestAccessResult res;
+    kvm_vcpu_arch& va = arch.vcpu_arch(vcpu.vcpu_id);
+    if (!va.initialized) {
+        vm.trace().emit("kvm_arch_vcpu_ioctl_run", [] { return std::string("vCPU not initialised (KVM_ARM_VCPU_INIT) -> -ENOEXEC"); });
+        res.run.events.push_back(run_error(Errno::Enoexec));
+        return res;
+    }
+    va.has_run_once = true;
+    if (arch.mmu_pending_ops()) {
+        // Lock RFC 04/39: the deferred cache maintenance of locked slots, before the vCPU enters.
+        vm.trace().emit("kvm_mmu_perform_pending_ops", [] { return std::string("dcache clean of locked memslots done; pending ops cleared"); });
+        arch.mmu_pending_ops() = 0;
+    }
+    const Gfn map_gfn = gpa_to_gfn(a.ipa);
+    // The vCPU retries the instruction after every resolved fault; a stage-1 walker update may
+    // take a second fault (translation, then permission), so allow a few rounds.
+    for (int round = 0; round < 4; ++round) {
+        const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
+        if (pte && permits(pte->prot, a.kind)) {
+            vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access"; });
+            access_through_stage2(vm, arch, *pte, a, res.run);
+            return res;
+        }
+        res.stage2_fault = true;
+        kvm_handle_guest_abort(vm, arch, vcpu, pte ? Stage2FaultKind::Permission : Stage2FaultKind::Translation, a, res.run);
+        if (!res.run.events.empty() || res.run.completed) return res;
+    }
+    vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("no progress after repeated faults -> KVM_RUN returns -EFAULT"); });
+    res.run.events.push_back(run_error(Errno::Efault));
+    return res;
+}
+
+// The lock RFC's 05/39: resetting a vCPU that has run unmaps stage 2 (stage2_unmap_vm()) except
+// for locked slots, whose cache maintenance is deferred again.
+KvmResult kvm_arch_vcpu_ioctl_vcpu_init(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu) {
+    kvm_vcpu_arch& va = arch.vcpu_arch(vcpu.vcpu_id);
+    if (va.has_run_once) {
+        bool locked = false;
+        vm.memslots(0).for_each([&](const kvm_memory_slot& slot) {
+            if (vm.profile().has(Patch::LockImpl) && arch.slot_lock_flags(slot.id)) {
+                locked = true;
+                return;
+            }
+            arch.stage2().unmap(slot.base_gfn, slot.end_gfn());
+        });
+        if (locked) arch.mmu_pending_ops() |= pending_ops::FlushDcache | pending_ops::InvalIcache;
+        vm.trace().emit("stage2_unmap_vm", [&] { return std::string("vCPU reset after run: stage 2 unmapped") + (locked ? " except locked slots" : ""); });
+    }
+    va.initialized = true;
+    return KvmResult::ok();
+}
+
+}  // namespace kvmsim

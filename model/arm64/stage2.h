@@ -1,0 +1,44 @@
+// The VM's stage-2 page table (struct kvm_pgtable, arch/arm64/kvm/hyp/pgtable.c) at page
+// granularity: which IPA pages are mapped, to what host page, with which permissions. A guest
+// access that finds its permission here never reaches KVM; anything else is a stage-2 abort.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "../types.h"
+
+namespace kvmsim {
+
+// KVM_PGTABLE_PROT_R / _W / _X
+struct Stage2Prot {
+    bool r = false;
+    bool w = false;
+    bool x = false;
+};
+
+struct Stage2Pte {
+    Hva hva;  // the host page the pfn came from (the model reaches memory through it)
+    Pfn pfn;
+    Stage2Prot prot;
+    bool realm_protected = false;  // a realm's protected granule: its memory is the realm's, not the hva's
+};
+
+class Stage2 {
+public:
+    [[nodiscard]] const Stage2Pte* lookup(Gfn gfn) const;
+    // models kvm_pgtable_stage2_map(): installs or replaces one page.
+    void map(Gfn gfn, const Stage2Pte& pte) { ptes_[gfn.value()] = pte; }
+    // models kvm_pgtable_stage2_relax_perms(): adds permissions to a present page.
+    void relax(Gfn gfn, Stage2Prot add);
+    // models kvm_pgtable_stage2_unmap() over [start, end); returns how many pages were mapped.
+    std::uint64_t unmap(Gfn start, Gfn end);
+    // models kvm_pgtable_stage2_wrprotect() over [start, end).
+    void wrprotect(Gfn start, Gfn end);
+
+private:
+    std::map<std::uint64_t, Stage2Pte> ptes_;  // by gfn
+};
+
+}  // namespace kvmsim

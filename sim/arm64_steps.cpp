@@ -1,0 +1,132 @@
+#include "arm64_steps.h"
+
+#include <cstring>
+
+#include "model/arm64/guest_access.h"
+#include "model/arm64/lock_memslot.h"
+
+namespace kvmsim::sim {
+namespace {
+
+constexpr std::uint64_t kMaxRlimitMemlock = 4ULL << 30;  // keeps a lock's pin loop bounded
+
+nlohmann::json ioctl_result(const KvmResult& r) {
+    if (r.is_ok()) return r.value();
+    return std::string(to_string(*r.err()));
+}
+
+nlohmann::json event_json(const VcpuEvent& e) {
+    nlohmann::json j;
+    switch (e.kind) {
+    case VcpuEvent::Kind::Exit:
+        j["exit"] = std::string(to_string(e.exit));
+        if (e.exit == Exit::Mmio) {
+            nlohmann::json m = {{"phys_addr", e.mmio.phys_addr.value()}, {"len", e.mmio.len}, {"is_write", e.mmio.is_write}};
+            if (e.mmio.is_write) {
+                std::uint64_t d = 0;
+                std::memcpy(&d, e.mmio.data.data(), e.mmio.len);
+                m["data"] = d;
+            }
+            j["mmio"] = m;
+        }
+        if (e.exit == Exit::ArmNisv) j["arm_nisv"] = {{"esr_iss", e.arm_nisv.esr_iss}, {"fault_ipa", e.arm_nisv.fault_ipa}};
+        break;
+    case VcpuEvent::Kind::RunError:
+        j["errno"] = std::string(to_string(e.error));
+        if (e.memory_fault) {
+            j["exit"] = "KVM_EXIT_MEMORY_FAULT";
+            j["memory_fault"] = {{"gpa", e.memory_fault->gpa.value()}, {"size", e.memory_fault->size}, {"flags", e.memory_fault->flags}};
+        }
+        break;
+    case VcpuEvent::Kind::Signal:
+        j["signal"] = std::string(to_string(e.signal));
+        j["hva"] = e.signal_addr.value();
+        break;
+    case VcpuEvent::Kind::Exception:
+        // vector: ESR_ELx.EC of the injected abort; far: the faulting address.
+        j["exception"] = {{"vector", e.exception.vector}, {"far", e.exception.cr2}};
+        break;
+    }
+    return j;
+}
+
+}  // namespace
+
+std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm) {
+    const Arm64HostOptions host = arm64_host_options(*arm64_platform_from_string(scenario.platform));
+    const std::uint64_t type = arm64_vm_type_word(profile, scenario.realm, scenario.ipa_bits);
+    const Arm64VmTypeResult r = kvm_arch_init_vm(profile, host, type);
+    if (!r.type)
+        throw ScenarioError("/vm", "KVM_CREATE_VM(" + hex(type) + "): " + std::string(to_string(r.error)) + ": " + r.why + " (profile " + profile.name() +
+                                       ", platform " + scenario.platform + ")");
+    return std::make_unique<Arm64Arch>(mm, host, *r.type);
+}
+
+Cap Arm64Steps::resolve_cap(const StepFields& f) const {
+    // The lock RFC's cap is named by the profile's UAPI header: 206 in v4, 207 in v5.
+    if (f.has("cap") && f.is_string("cap") && f.string("cap") == "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION") return static_cast<Cap>(lock_cap_number(vm_.profile()));
+    return static_cast<Cap>(f.cap("cap"));
+}
+
+std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepFields& f) {
+    const std::string& op = step.op;
+    if (op == "KVM_CHECK_EXTENSION") {
+        const bool system = f.has("fd") && f.string("fd") == "system";
+        const long r = vm_.check_extension(resolve_cap(f), system ? CheckOn::SystemFd : CheckOn::VmFd);
+        if (r < 0) {
+            if (auto e = errno_from_value(static_cast<int>(-r))) return std::string(to_string(*e));
+        }
+        return r;
+    }
+    if (op == "KVM_ENABLE_CAP") return ioctl_result(vm_.enable_cap(resolve_cap(f), f.enable_cap_flags("flags"), f.args("args")));
+    if (op == "KVM_CREATE_VM") {
+        const Arm64VmTypeResult r = kvm_arch_init_vm(vm_.profile(), arch_.host(), f.u64("type"));
+        vm_.trace().emit("kvm_arch_init_vm", [&] { return r.type ? std::string("accepted (this VM is not the scenario's)") : std::string(r.why); });
+        return r.type ? nlohmann::json(0) : nlohmann::json(std::string(to_string(r.error)));
+    }
+    if (op == "KVM_ARM_VCPU_INIT") {
+        kvm_vcpu* vcpu = vm_.vcpu(f.u32("vcpu"));
+        if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+        return ioctl_result(kvm_arch_vcpu_ioctl_vcpu_init(vm_, arch_, *vcpu));
+    }
+    if (op == "vcpu_busy") {
+        if (!vm_.vcpu(f.u32("vcpu"))) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")));
+        arch_.vcpu_arch(f.u32("vcpu")).mutex_held = f.boolean_or("busy", true);
+        return 0;
+    }
+    if (op == "setrlimit") {
+        if (f.string("resource") != "RLIMIT_MEMLOCK") throw ScenarioError(f.path("resource"), "only \"RLIMIT_MEMLOCK\" is modelled");
+        const std::uint64_t limit = f.u64("rlim_cur");
+        if (limit > kMaxRlimitMemlock) throw ScenarioError(f.path("rlim_cur"), "at most 4G in this model");
+        arch_.process().rlimit_memlock = limit;
+        return 0;
+    }
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") return guest_access(step, f);
+    return std::nullopt;
+}
+
+nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
+    kvm_vcpu* vcpu = vm_.vcpu(f.u32("vcpu"));
+    if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+    if (arch_.vcpu_arch(vcpu->vcpu_id).mutex_held)
+        throw ScenarioError(step.path + "/vcpu", "vCPU " + std::to_string(vcpu->vcpu_id) + " is held by vcpu_busy; KVM_RUN would block (release it first)");
+    Arm64GuestAccess a;
+    a.ipa = Gpa(f.u64("gpa"));
+    a.kind = step.op == "guest_write" ? Arm64AccessKind::Write : step.op == "guest_fetch" ? Arm64AccessKind::Fetch : Arm64AccessKind::Read;
+    a.size = a.kind == Arm64AccessKind::Fetch ? 4 : f.access_size("size");
+    if (offset_in_page(a.ipa.value()) + a.size > PAGE_SIZE)
+        throw ScenarioError(f.path("gpa"), "the arm64 model takes accesses within one page (this one crosses a page boundary)");
+    if (a.kind == Arm64AccessKind::Write) a.data = f.data("data", a.size);
+    const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
+    std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
+    a.isv = f.boolean_or("isv", true);
+    a.s1ptw = f.boolean_or("s1ptw", false);
+    const Arm64GuestAccessResult res = arm64_guest_access(vm_, arch_, *vcpu, a);
+    nlohmann::json j = res.run.events.empty() ? nlohmann::json::object() : event_json(res.run.events.front());
+    if (res.run.completed && a.kind != Arm64AccessKind::Write) j["data"] = res.run.data;
+    if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write) j["data"] = a.data;
+    j["stage2_fault"] = res.stage2_fault;
+    return j;
+}
+
+}  // namespace kvmsim::sim
