@@ -19,6 +19,7 @@
 #include "kvm/host_platform.h"
 #include "kvm/vcpu.h"
 #include "outcome.h"
+#include "paging_steps.h"
 #include "runner.h"
 
 namespace kvmsim::sim {
@@ -45,6 +46,14 @@ std::optional<unsigned long> vm_type_number(const std::string& type) {
 
 struct Interval {
     std::uint64_t lo, hi;  // [lo, hi)
+};
+
+constexpr std::uint64_t kCr0Pg = 1ull << 31, kCr4La57 = 1u << 12, kEferLma = 1u << 10;
+
+// A vCPU's registers as the scenario set them (the model's reset values until it does).
+struct ScenarioPagingState {
+    ScenarioPaging regs{0x60000010, 0, 0, 0};
+    std::optional<std::uint64_t> idt_base;
 };
 
 struct SlotRecord {
@@ -90,6 +99,7 @@ public:
             notes_.push_back("host mappings relocated: every scenario hva in [" + hex(layout_.span().first) + ", " + hex(layout_.span().second) +
                              ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
         plan_private_region(scenario);
+        plan_alias_index(scenario);
     }
 
     StepResult run(const Step& step) override {
@@ -145,6 +155,9 @@ private:
 
     void reset() {
         vcpus_.clear();
+        paging_.clear();
+        pool_used_.clear();
+        alias_index_.reset();
         private_slot_created_ = false;
         image_.reset();
         if (private_mem_) ::munmap(private_mem_, GuestImage::kSize);
@@ -206,6 +219,35 @@ private:
         private_plan_error_ = "the scenario's slots and accesses leave no free 1 MiB of guest physical space for the backend's guest code";
     }
 
+    // A PML4 slot (4-level paging) that no gva of the scenario falls in: accesses by gva map the
+    // backend's code there. Slot 256 is avoided (PVM keeps it for itself at CPL 3).
+    void plan_alias_index(const Scenario& s) {
+        std::vector<bool> used(512, false);
+        auto mark = [&](std::uint64_t gva, std::uint64_t size) {
+            const std::uint64_t first = (gva >> 39) & 511, last = ((gva + (size ? size - 1 : 0)) >> 39) & 511;
+            for (std::uint64_t i = first;; i = (i + 1) & 511) {
+                used[i] = true;
+                if (i == last) break;
+            }
+        };
+        for (const Step& st : s.steps) {
+            const StepFields f(st, s);
+            try {
+                if (f.has("gva")) mark(f.u64("gva"), 8);
+                if (f.has("idt_base")) mark(f.u64("idt_base"), 32 * 16);
+                if (st.op == "build_page_tables")
+                    for (const PtMapping& m : parse_page_table_spec(st, f).maps) mark(m.gva.value(), m.size);
+            } catch (const ScenarioError&) {
+                // An unreadable step fails on its own.
+            }
+        }
+        for (unsigned i = 255; i >= 1; --i)
+            if (!used[i]) {
+                alias_index_ = i;
+                return;
+            }
+    }
+
     // Creates the backend's slot the first time a guest access needs it.
     void ensure_private_region() {
         if (private_slot_created_) return;
@@ -260,6 +302,9 @@ private:
             if (e == EPERM) throw Skip{"madvise(MADV_HWPOISON) needs CAP_SYS_ADMIN, which this process lacks"};
             return errno_json(-e);
         }
+        if (op == "KVM_SET_SREGS") return set_sregs(step, f);
+        if (op == "build_page_tables") return build_page_tables(step, f);
+        if (op == "guest_fetch") throw Skip{"a fetch that succeeds would execute the scenario's memory as code"};
         if (op == "kvm_call") throw Skip{"kvm_call runs a kernel-internal function (" + f.string("fn") + "), which userspace cannot call"};
         throw Skip{"op " + op + " is not supported by the kvm backend"};
     }
@@ -326,46 +371,142 @@ private:
         return 0;
     }
 
-    nlohmann::json guest_access(const Step& step, const StepFields& f) {
+    Vcpu& ready_vcpu(const Step& step, const StepFields& f) {
         const std::uint32_t id = f.u32("vcpu");
         const auto it = vcpus_.find(id);
         if (it == vcpus_.end()) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(id) + " (create it with KVM_CREATE_VCPU first)");
-        AccessRequest req;
-        req.op = step.op == "guest_write" ? GuestOp::Write : GuestOp::Read;
-        req.gpa = Gpa(f.u64("gpa"));
-        req.size = f.access_size("size");
-        if (req.op == GuestOp::Write) req.data = f.data("data", req.size);
-        if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
-        if (maxphyaddr_ < 64 && req.gpa.value() + req.size > (std::uint64_t{1} << maxphyaddr_))
-            throw Skip{"a gpa beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) + " bits) cannot be reached by a paged access"};
-        // The host bytes the access reaches through each slot it touches must be the scenario's
-        // (or nothing at all): never memory of this process.
+        if (!it->second->ready())
+            if (auto err = it->second->configure(kvm_)) throw Skip{"vCPU setup failed: " + *err};
+        return *it->second;
+    }
+
+    // The host bytes an access reaches through a slot must be the scenario's (or nothing at
+    // all): never memory of this process. `gpa` unset: any slot (a gva access, not yet
+    // translated).
+    void require_safe_slots(std::optional<std::uint64_t> gpa, std::uint64_t size) {
         for (const auto& [slot, rec] : slots_) {
-            const std::uint64_t lo = std::max(rec.gpa, req.gpa.value()), hi = std::min(rec.gpa + rec.size, req.gpa.value() + req.size);
+            std::uint64_t lo = rec.gpa, hi = rec.gpa + rec.size;
+            if (gpa) lo = std::max(lo, *gpa), hi = std::min(hi, *gpa + size);
             if ((slot >> 16) != 0 || lo >= hi) continue;
             const std::uint64_t hva = rec.uaddr + (lo - rec.gpa);
             if (!layout_.in_span(hva, hi - lo) && !nothing_mapped(layout_.to_real(hva), hi - lo))
                 throw Skip{"a guest access whose slot points outside the scenario's host mappings would reach the backend's own memory"};
         }
+    }
+
+    // The scenario's host address of a gpa in address space 0, as the VMM's mapping has it.
+    std::optional<std::uint64_t> scenario_hva(std::uint64_t gpa) const {
+        for (const auto& [slot, rec] : slots_)
+            if ((slot >> 16) == 0 && gpa >= rec.gpa && gpa - rec.gpa < rec.size) return rec.uaddr + (gpa - rec.gpa);
+        return std::nullopt;
+    }
+
+    bool guest_phys_rw(std::uint64_t gpa, void* v, unsigned size, bool write) {
+        const auto hva = scenario_hva(gpa);
+        return hva && layout_.in_span(*hva, size) && layout_.access(*hva, v, size, write) == 0;
+    }
+
+    nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        AccessRequest req;
+        req.op = step.op == "guest_write" ? GuestOp::Write : GuestOp::Read;
+        req.size = f.access_size("size");
+        if (req.op == GuestOp::Write) req.data = f.data("data", req.size);
+        if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
+        Vcpu& vcpu = ready_vcpu(step, f);
+        const ScenarioPagingState& paging = paging_[f.u32("vcpu")];
+        const bool by_gva = f.has("gva");
+        // A gva with paging off is a physical address, as the model reads it.
+        if (!by_gva || !(paging.regs.cr0 & kCr0Pg)) return gpa_access(req, by_gva ? f.u64("gva") : f.u64("gpa"), vcpu);
+        return gva_access(req, f, paging, vcpu);
+    }
+
+    nlohmann::json gpa_access(AccessRequest& req, std::uint64_t gpa, Vcpu& vcpu) {
+        if (maxphyaddr_ < 64 && gpa + req.size > (std::uint64_t{1} << maxphyaddr_))
+            throw Skip{"a gpa beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) + " bits) cannot be reached by a paged access"};
+        require_safe_slots(gpa, req.size);
         ensure_private_region();
-        if (!image_->map_identity(req.gpa, req.size)) throw Skip{"the backend's page-table pool is exhausted"};
-        Vcpu& vcpu = *it->second;
-        if (!vcpu.ready())
-            if (auto err = vcpu.configure(kvm_, *image_)) throw Skip{"vCPU setup failed: " + *err};
-        const AccessOutcome out = vcpu.access(*image_, req, layout_);
+        if (!image_->map_identity(Gpa(gpa), req.size)) throw Skip{"the backend's page-table pool is exhausted"};
+        // The identity map's linear address is the gpa, sign-extended from bit 47 so gpas in the
+        // top half of a 48-bit space stay canonical (one PML4 entry translates both forms).
+        req.address = (gpa & (std::uint64_t{1} << 47)) ? gpa | 0xffff000000000000ull : gpa;
         trace_.emit("KVM_RUN", [&] {
-            return std::string(req.op == GuestOp::Write ? "mov to " : "mov from ") + hex(req.gpa.value()) + " (" + std::to_string(req.size) +
-                   " bytes) by the backend's guest code at CPL 0, 64-bit mode";
+            return std::string(req.op == GuestOp::Write ? "mov to " : "mov from ") + "gpa " + hex(gpa) + " (" + std::to_string(req.size) +
+                   " bytes) by the backend's guest code at CPL 0, 64-bit mode, identity-mapped";
         });
+        return run_access(vcpu, image_->identity_context(req.op, req.size), req);
+    }
+
+    // Through the scenario's own 4-level tables: the backend's image is mapped for the access in
+    // a PML4 slot no step uses, and that entry is put back as it was afterwards.
+    nlohmann::json gva_access(AccessRequest& req, const StepFields& f, const ScenarioPagingState& paging, Vcpu& vcpu) {
+        const std::uint64_t gva = f.u64("gva");
+        if (!(paging.regs.efer & kEferLma) || (paging.regs.cr4 & kCr4La57))
+            throw Skip{"the backend's guest code runs in 64-bit mode: only 4-level paging is reproduced"};
+        if (paging.idt_base) throw Skip{"delivery through the scenario's IDT would run the scenario's handlers; the backend reports faults through its own IDT"};
+        if (f.u32_or("cpl", 0) != 0) throw Skip{"user-mode (CPL 3) accesses need ring-3 code and a TSS, which the backend's guest does not have"};
+        if (!alias_index_) throw Skip{"every PML4 slot is used by the scenario; none is left for the backend's code"};
+        require_safe_slots(std::nullopt, 0);
+        ensure_private_region();
+        const std::uint64_t pml4e_gpa = (paging.regs.cr3 & 0x000ffffffffff000ull) + *alias_index_ * 8;
+        std::uint64_t saved = 0;
+        if (!guest_phys_rw(pml4e_gpa, &saved, 8, false))
+            throw Skip{"the scenario's root page table is not in a slot the backend can write its code's PML4 entry into"};
+        std::uint64_t alias = image_->make_alias(*alias_index_);
+        (void)guest_phys_rw(pml4e_gpa, &alias, 8, true);
+        req.address = gva;
+        trace_.emit("KVM_RUN", [&] {
+            return std::string(req.op == GuestOp::Write ? "mov to " : "mov from ") + "gva " + hex(gva) + " (" + std::to_string(req.size) +
+                   " bytes) at CPL 0 on the scenario's CR0/CR3/CR4/EFER; the backend's code sits in PML4 slot " + std::to_string(*alias_index_);
+        });
+        nlohmann::json j = run_access(vcpu, image_->alias_context({paging.regs.cr0, paging.regs.cr3, paging.regs.cr4, paging.regs.efer}, req.op, req.size), req);
+        (void)guest_phys_rw(pml4e_gpa, &saved, 8, true);
+        return j;
+    }
+
+    nlohmann::json run_access(Vcpu& vcpu, const GuestContext& context, const AccessRequest& req) {
+        const AccessOutcome out = vcpu.access(context, req, layout_);
         for (const VcpuEvent& e : out.result.events) trace_.emit("KVM_RUN", [&] { return "-> " + render(event_json(e)); });
         if (out.other_exit) trace_.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
         if (out.result.completed) trace_.emit("KVM_RUN", [] { return std::string("-> KVM_EXIT_HLT after the access: it retired"); });
-        if (out.other_exit) {
-            nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
-            j["exit"] = *out.other_exit;
-            return j;
-        }
-        return guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+        nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+        if (out.other_exit) j["exit"] = *out.other_exit;
+        return j;
+    }
+
+    // KVM_SET_SREGS with the scenario's control registers; CS follows the mode (CS.L only in
+    // long mode, as kvm_is_valid_sregs() requires).
+    nlohmann::json set_sregs(const Step& step, const StepFields& f) {
+        Vcpu& vcpu = ready_vcpu(step, f);
+        ScenarioPagingState next = paging_[f.u32("vcpu")];
+        next.regs.cr0 = f.u64_or("cr0", next.regs.cr0);
+        next.regs.cr3 = f.u64_or("cr3", next.regs.cr3);
+        next.regs.cr4 = f.u64_or("cr4", next.regs.cr4);
+        next.regs.efer = f.u64_or("efer", next.regs.efer);
+        if (f.has("idt_base")) next.idt_base = f.u64("idt_base");
+        const long r = vcpu.set_control_registers(next.regs.cr0, next.regs.cr3, next.regs.cr4, next.regs.efer);
+        trace_.emit("ioctl", [&] {
+            return "KVM_SET_SREGS {cr0 " + hex(next.regs.cr0) + ", cr3 " + hex(next.regs.cr3) + ", cr4 " + hex(next.regs.cr4) + ", efer " +
+                   hex(next.regs.efer) + "} = " + errno_json(r).dump();
+        });
+        if (r == 0) paging_[f.u32("vcpu")] = next;
+        return errno_json(r);
+    }
+
+    // The page tables, written through the VMM's mapping of guest memory, as the model does.
+    nlohmann::json build_page_tables(const Step& step, const StepFields& f) {
+        const PtBuildSpec spec = parse_page_table_spec(step, f);
+        PtMemory mem;
+        mem.read = [&](Gpa gpa, std::uint64_t& v, unsigned size) {
+            v = 0;
+            return guest_phys_rw(gpa.value(), &v, size, false);
+        };
+        mem.write = [&](Gpa gpa, std::uint64_t v, unsigned size) { return guest_phys_rw(gpa.value(), &v, size, true); };
+        std::uint64_t& used = pool_used_[spec.pool.value()];
+        const PtBuildResult r = kvmsim::build_page_tables(spec, mem, used);
+        if (r.error) throw ScenarioError(step.path, "build_page_tables: " + *r.error);
+        used = r.pool_used;
+        trace_.emit("build_page_tables", [&] { return std::to_string(r.writes.size()) + " entries written through the VMM's mapping"; });
+        return 0;
     }
 
     // True when no mapping of this process meets [start, start + len): a guest access through a
@@ -403,6 +544,9 @@ private:
     std::size_t run_size_ = 0;
     unsigned maxphyaddr_ = 36;
     std::map<std::uint32_t, std::unique_ptr<Vcpu>> vcpus_;
+    std::map<std::uint32_t, ScenarioPagingState> paging_;  // by vCPU id, as KVM_SET_SREGS steps set it
+    std::map<std::uint64_t, std::uint64_t> pool_used_;     // build_page_tables pools, by gpa
+    std::optional<unsigned> alias_index_;                   // PML4 slot for the backend's code
     std::map<std::uint32_t, SlotRecord> slots_;
     std::optional<std::uint32_t> private_slot_;
     std::uint64_t private_gpa_ = 0;

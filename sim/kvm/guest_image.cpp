@@ -10,7 +10,8 @@ namespace {
 
 // Region layout, offsets from base.
 constexpr std::uint64_t kGdt = 0x0;
-constexpr std::uint64_t kIdt = 0x100;
+constexpr std::uint64_t kIdt = 0x100;       // the identity view's IDT
+constexpr std::uint64_t kAliasIdt = 0x300;  // the alias view's IDT
 constexpr unsigned kVectors = 32;
 constexpr std::uint64_t kCode = 0x1000;
 constexpr std::uint64_t kStubs = 0x1400;
@@ -20,7 +21,10 @@ constexpr std::uint64_t kPml4 = 0x2000;
 constexpr std::uint64_t kStackTop = 0x5000;  // pages 3-4
 constexpr std::uint64_t kPool = 0x5000;
 
-constexpr std::uint64_t kPresent = 1, kWritable = 2, kLarge = 0x80;
+constexpr std::uint64_t kPresent = 1, kWritable = 2, kAccessed = 0x20, kDirty = 0x40, kLarge = 0x80;
+constexpr std::uint64_t kCr0Pe = 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16, kCr0Pg = 1ull << 31;
+constexpr std::uint64_t kCr4Pae = 1u << 5;
+constexpr std::uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
 constexpr std::uint64_t kPage = 0x1000, kLargePage = 0x200000;
 
 // One routine per access: the load or store (rdi = address, rsi = data), then hlt. The
@@ -58,13 +62,63 @@ GuestImage::GuestImage(std::span<std::uint8_t> mem, Gpa base) : mem_(mem), base_
     const std::array<std::uint64_t, 3> gdt = {0, 0x00209a0000000000ull, 0x0000920000000000ull};
     std::memcpy(mem_.data() + kGdt, gdt.data(), sizeof gdt);
     write_code();
+    write_idt(kIdt, base_.value());
+    if (!map_identity(base_, kSize)) throw std::logic_error("guest image cannot map itself");
+}
+
+void GuestImage::write_idt(std::uint64_t offset, std::uint64_t linear_base) {
     for (unsigned v = 0; v < kVectors; ++v) {
-        const std::uint64_t h = base_.value() + kStubs + v * kStubSize;
+        const std::uint64_t h = linear_base + kStubs + v * kStubSize;
         const std::array<std::uint64_t, 2> gate = {
             (h & 0xffff) | (std::uint64_t{0x08} << 16) | (std::uint64_t{0x8e} << 40) | (((h >> 16) & 0xffff) << 48), h >> 32};
-        std::memcpy(mem_.data() + kIdt + v * 16, gate.data(), sizeof gate);
+        std::memcpy(mem_.data() + offset + v * 16, gate.data(), sizeof gate);
     }
-    if (!map_identity(base_, kSize)) throw std::logic_error("guest image cannot map itself");
+}
+
+std::uint64_t GuestImage::make_alias(unsigned pml4_index) {
+    std::uint64_t gva = std::uint64_t{pml4_index & 511} << 39;
+    if (gva & (std::uint64_t{1} << 47)) gva |= 0xffff000000000000ull;  // canonical upper half
+    if (!alias_base_ || *alias_base_ != gva) {
+        const std::uint64_t pdpt = next_table_or_zero(), pd = next_table_or_zero();
+        if (!pdpt || !pd) throw std::logic_error("guest image has no room for the alias tables");
+        table(pdpt)[0] = pd | kPresent | kWritable | kAccessed;
+        table(pd)[0] = base_.value() | kPresent | kWritable | kAccessed | kDirty | kLarge;
+        write_idt(kAliasIdt, gva);
+        alias_pml4e_ = pdpt | kPresent | kWritable | kAccessed;
+        alias_base_ = gva;
+    }
+    return alias_pml4e_;
+}
+
+GuestContext GuestImage::context_at(std::uint64_t linear_base, std::uint64_t idt_offset, GuestOp op, unsigned size) const {
+    GuestContext c;
+    c.gdt = linear_base + kGdt;
+    c.gdt_limit = 3 * 8 - 1;
+    c.idt = linear_base + idt_offset;
+    c.idt_limit = kVectors * 16 - 1;
+    c.rip = linear_base + (routine(op, size) - base_.value());
+    c.rsp = linear_base + kStackTop;
+    c.exception_halt_rip = linear_base + kCommon + 3;
+    return c;
+}
+
+GuestContext GuestImage::identity_context(GuestOp op, unsigned size) const {
+    GuestContext c = context_at(base_.value(), kIdt, op, size);
+    c.cr0 = kCr0Pe | kCr0Et | kCr0Ne | kCr0Wp | kCr0Pg;
+    c.cr3 = cr3();
+    c.cr4 = kCr4Pae;
+    c.efer = kEferLme | kEferLma;
+    return c;
+}
+
+GuestContext GuestImage::alias_context(const ScenarioPaging& paging, GuestOp op, unsigned size) const {
+    if (!alias_base_) throw std::logic_error("alias_context before make_alias");
+    GuestContext c = context_at(*alias_base_, kAliasIdt, op, size);
+    c.cr0 = paging.cr0;
+    c.cr3 = paging.cr3;
+    c.cr4 = paging.cr4;
+    c.efer = paging.efer;
+    return c;
 }
 
 void GuestImage::write_code() {
@@ -97,13 +151,7 @@ std::uint64_t GuestImage::routine(GuestOp op, unsigned size) const {
     throw std::logic_error("no guest routine for this access size");
 }
 
-std::uint64_t GuestImage::exception_halt_rip() const { return base_.value() + kCommon + 3; }
-std::uint64_t GuestImage::gdt() const { return base_.value() + kGdt; }
-std::uint16_t GuestImage::gdt_limit() const { return 3 * 8 - 1; }
-std::uint64_t GuestImage::idt() const { return base_.value() + kIdt; }
-std::uint16_t GuestImage::idt_limit() const { return kVectors * 16 - 1; }
 std::uint64_t GuestImage::cr3() const { return base_.value() + kPml4; }
-std::uint64_t GuestImage::stack_top() const { return base_.value() + kStackTop; }
 
 std::uint64_t* GuestImage::table(std::uint64_t gpa) { return reinterpret_cast<std::uint64_t*>(mem_.data() + (gpa - base_.value())); }
 

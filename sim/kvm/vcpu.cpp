@@ -118,9 +118,6 @@ std::optional<Cpuid> supported_cpuid(const Fd& kvm) {
     return std::nullopt;
 }
 
-constexpr std::uint64_t kCr0Pe = 1, kCr0Et = 1u << 4, kCr0Ne = 1u << 5, kCr0Wp = 1u << 16, kCr0Pg = 1ull << 31;
-constexpr std::uint64_t kCr4Pae = 1u << 5;
-constexpr std::uint64_t kEferLme = 1u << 8, kEferLma = 1u << 10;
 
 }  // namespace
 
@@ -130,41 +127,65 @@ Vcpu::~Vcpu() {
     if (run_) ::munmap(run_, run_size_);
 }
 
-std::optional<std::string> Vcpu::configure(const Fd& kvm, const GuestImage& image) {
+std::optional<std::string> Vcpu::configure(const Fd& kvm) {
     void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
     if (p == MAP_FAILED) return std::string("mmap of the vCPU's kvm_run failed: ") + std::strerror(errno);
     run_ = static_cast<kvm_run*>(p);
     auto cpuid = supported_cpuid(kvm);
     if (!cpuid) return "KVM_GET_SUPPORTED_CPUID failed";
     if (raw_ioctl(fd_, kSetCpuid2, cpuid->get()) < 0) return "KVM_SET_CPUID2 failed";
-    kvm_sregs s{};
-    if (raw_ioctl(fd_, KVM_GET_SREGS, &s) < 0) return "KVM_GET_SREGS failed";
-    set_segment(s.cs, 0x08, true);
-    set_segment(s.ds, 0x10, false);
-    s.es = s.fs = s.gs = s.ss = s.ds;
-    s.gdt.base = image.gdt();
-    s.gdt.limit = image.gdt_limit();
-    s.idt.base = image.idt();
-    s.idt.limit = image.idt_limit();
-    s.cr3 = image.cr3();
-    s.cr4 = kCr4Pae;
-    s.cr0 = kCr0Pe | kCr0Et | kCr0Ne | kCr0Wp | kCr0Pg;
-    s.efer = kEferLme | kEferLma;
-    if (const long r = raw_ioctl(fd_, KVM_SET_SREGS, &s); r < 0) return "KVM_SET_SREGS (64-bit mode) failed: " + std::string(std::strerror(static_cast<int>(-r)));
     ready_ = true;
     return std::nullopt;
 }
 
-AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, const HostLayout& layout) {
+namespace {
+
+// 64-bit mode at CPL 0 on the context's registers and descriptor tables.
+std::optional<std::string> load_context(const Fd& fd, const GuestContext& c) {
+    kvm_sregs s{};
+    if (raw_ioctl(fd, KVM_GET_SREGS, &s) < 0) return "KVM_GET_SREGS failed";
+    set_segment(s.cs, 0x08, true);
+    set_segment(s.ds, 0x10, false);
+    s.es = s.fs = s.gs = s.ss = s.ds;
+    s.gdt.base = c.gdt;
+    s.gdt.limit = c.gdt_limit;
+    s.idt.base = c.idt;
+    s.idt.limit = c.idt_limit;
+    s.cr0 = c.cr0;
+    s.cr3 = c.cr3;
+    s.cr4 = c.cr4;
+    s.efer = c.efer;
+    if (const long r = raw_ioctl(fd, KVM_SET_SREGS, &s); r < 0) return "KVM_SET_SREGS refused the access's context: " + std::string(std::strerror(static_cast<int>(-r)));
+    return std::nullopt;
+}
+
+}  // namespace
+
+long Vcpu::set_control_registers(std::uint64_t cr0, std::uint64_t cr3, std::uint64_t cr4, std::uint64_t efer) {
+    kvm_sregs s{};
+    if (const long r = raw_ioctl(fd_, KVM_GET_SREGS, &s); r < 0) return r;
+    const bool long_mode = (efer & (1u << 10)) != 0;
+    set_segment(s.cs, 0x08, true);
+    s.cs.l = long_mode ? 1 : 0;
+    s.cs.db = long_mode ? 0 : 1;
+    s.cr0 = cr0;
+    s.cr3 = cr3;
+    s.cr4 = cr4;
+    s.efer = efer;
+    return raw_ioctl(fd_, KVM_SET_SREGS, &s) < 0 ? -errno : 0;
+}
+
+AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, const HostLayout& layout) {
     AccessOutcome out;
+    if (auto err = load_context(fd_, ctx)) {
+        out.other_exit = *err;
+        return out;
+    }
     kvm_regs regs{};
-    regs.rip = image.routine(req.op, req.size);
-    regs.rsp = image.stack_top();
+    regs.rip = ctx.rip;
+    regs.rsp = ctx.rsp;
     regs.rflags = 2;
-    // The identity map's linear address is the gpa, sign-extended from bit 47 so gpas in the top
-    // half of a 48-bit space stay canonical (the same PML4 entry translates both forms).
-    const std::uint64_t gpa = req.gpa.value();
-    regs.rdi = (gpa & (std::uint64_t{1} << 47)) ? gpa | 0xffff000000000000ull : gpa;
+    regs.rdi = req.address;
     regs.rsi = req.data;
     if (raw_ioctl(fd_, KVM_SET_REGS, &regs) < 0) {
         out.other_exit = "KVM_SET_REGS failed";
@@ -211,7 +232,10 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
             e.mmio.is_write = run_->mmio.is_write != 0;
             std::memcpy(e.mmio.data.data(), run_->mmio.data, 8);
             if (!run_->mmio.is_write) {
-                const std::uint64_t off = run_->mmio.phys_addr - req.gpa.value();
+                // Translation keeps the offset within a page: a fragment on the access's first
+                // page sits at its page offset minus the access's; one on the next page follows.
+                const std::uint64_t start = req.address & 0xfff, at = run_->mmio.phys_addr & 0xfff;
+                const std::uint64_t off = at >= start ? at - start : (0x1000 - start) + at;
                 std::memset(run_->mmio.data, 0, 8);
                 for (std::uint32_t i = 0; i < run_->mmio.len && i < 8 && off + i < 8; ++i) run_->mmio.data[i] = reply[off + i];
             }
@@ -221,7 +245,7 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
         case KVM_EXIT_HLT: {
             kvm_regs after{};
             (void)raw_ioctl(fd_, KVM_GET_REGS, &after);
-            if (after.rip == image.exception_halt_rip()) {
+            if (after.rip == ctx.exception_halt_rip) {
                 kvm_sregs s{};
                 (void)raw_ioctl(fd_, KVM_GET_SREGS, &s);
                 VcpuEvent e;

@@ -17,7 +17,7 @@ namespace kvmsim::sim::kvmhost {
 
 struct AccessRequest {
     GuestOp op = GuestOp::Read;
-    Gpa gpa;
+    std::uint64_t address = 0;     // the linear address the routine uses (rdi)
     unsigned size = 4;
     std::uint64_t data = 0;        // a write's value
     std::uint64_t mmio_reply = 0;  // bytes handed to MMIO reads, by offset within the access
@@ -38,10 +38,13 @@ public:
     ~Vcpu();
 
     [[nodiscard]] bool ready() const { return ready_; }
-    // CPUID from KVM_GET_SUPPORTED_CPUID and 64-bit mode on the image's tables; an error message.
-    std::optional<std::string> configure(const Fd& kvm, const GuestImage& image);
-    // One access; a SIGBUS address is reported in the scenario's addresses via `layout`.
-    AccessOutcome access(const GuestImage& image, const AccessRequest& request, const HostLayout& layout);
+    // The kvm_run page and CPUID from KVM_GET_SUPPORTED_CPUID; an error message.
+    std::optional<std::string> configure(const Fd& kvm);
+    // KVM_SET_SREGS with these control registers (CS.L set only in long mode): 0 or -errno.
+    long set_control_registers(std::uint64_t cr0, std::uint64_t cr3, std::uint64_t cr4, std::uint64_t efer);
+    // One access in `context`; a SIGBUS address is reported in the scenario's addresses via
+    // `layout`.
+    AccessOutcome access(const GuestContext& context, const AccessRequest& request, const HostLayout& layout);
 
 private:
     Fd fd_;

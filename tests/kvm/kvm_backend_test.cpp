@@ -42,20 +42,20 @@ void exceptions_reach_the_runner() {
     check(::ioctl(vm.get(), KVM_SET_USER_MEMORY_REGION, &r) == 0, "backend slot created");
     const long run_size = ::ioctl(kvm.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
     Vcpu vcpu(Fd(static_cast<int>(::ioctl(vm.get(), KVM_CREATE_VCPU, 0))), static_cast<std::size_t>(run_size));
-    const auto err = vcpu.configure(kvm, image);
+    const auto err = vcpu.configure(kvm);
     check(!err, "vCPU in 64-bit mode" + (err ? ": " + *err : std::string()));
     HostLayout layout;
     for (const bool write : {false, true}) {
-        AccessRequest req{write ? GuestOp::Write : GuestOp::Read, Gpa(0x80000010), 4, 0x1234, 0};
-        const AccessOutcome out = vcpu.access(image, req, layout);
+        AccessRequest req{write ? GuestOp::Write : GuestOp::Read, 0x80000010, 4, 0x1234, 0};
+        const AccessOutcome out = vcpu.access(image.identity_context(req.op, 4), req, layout);
         const bool one = out.result.events.size() == 1 && out.result.events[0].kind == VcpuEvent::Kind::Exception;
         check(one && out.result.events[0].exception.vector == 14 && out.result.events[0].exception.error_code == (write ? 2u : 0u) &&
                   out.result.events[0].exception.cr2 == 0x80000010,
               std::string("unmapped ") + (write ? "write" : "read") + " -> #PF, error code " + (write ? "2" : "0") + ", CR2 0x80000010");
     }
     image.map_identity(Gpa(0x80000000), 0x1000);
-    AccessRequest req{GuestOp::Read, Gpa(0x80000010), 4, 0, 0xaabbccdd};
-    const AccessOutcome out = vcpu.access(image, req, layout);
+    AccessRequest req{GuestOp::Read, 0x80000010, 4, 0, 0xaabbccdd};
+    const AccessOutcome out = vcpu.access(image.identity_context(GuestOp::Read, 4), req, layout);
     check(!out.result.events.empty() && out.result.events[0].exit == Exit::Mmio && out.result.completed && out.result.data == 0xaabbccdd,
           "once mapped, the same read is an MMIO exit (no slot) answered with the reply");
     ::munmap(mem, GuestImage::kSize);

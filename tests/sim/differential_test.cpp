@@ -100,11 +100,11 @@ TEST_SUITE("differential") {
         std::vector<std::uint8_t> mem(kvmhost::GuestImage::kSize);
         const Gpa base(0x40000000);
         kvmhost::GuestImage img(mem, base);
-        const std::uint64_t r = img.routine(kvmhost::GuestOp::Write, 4);
+        const std::uint64_t r = img.identity_context(kvmhost::GuestOp::Write, 4).rip;
         CHECK(mem[r - base.value()] == 0x89);      // mov %esi,(%rdi)
         CHECK(mem[r - base.value() + 2] == 0xf4);  // hlt
         std::uint64_t gate[2];
-        std::memcpy(gate, mem.data() + (img.idt() - base.value()) + 14 * 16, sizeof gate);
+        std::memcpy(gate, mem.data() + (img.identity_context(kvmhost::GuestOp::Read, 1).idt - base.value()) + 14 * 16, sizeof gate);
         const std::uint64_t handler = (gate[0] & 0xffff) | (((gate[0] >> 48) & 0xffff) << 16) | (gate[1] << 32);
         CHECK(((gate[0] >> 40) & 0xff) == 0x8e);
         CHECK(mem[handler - base.value()] == 0x6a);  // #PF pushes its own error code: push $14 comes first
