@@ -178,7 +178,8 @@ private:
         // Every guest-physical address a step names, whatever the op (memslots, accesses, page
         // tables, VMM banks and devices), with the size beside it or two pages.
         static const std::vector<std::pair<const char*, const char*>> kGpaFields = {
-            {"guest_phys_addr", "memory_size"}, {"gpa", "size"}, {"base", "size"}, {"root", ""}, {"pool", "pool_size"}};
+            {"guest_phys_addr", "memory_size"}, {"gpa", "size"}, {"base", "size"}, {"root", ""}, {"pool", "pool_size"},
+            {"gva", "size"}};  // with paging off a gva is a physical address
         for (const Step& st : s.steps) {
             const StepFields f(st, s);
             try {
@@ -388,8 +389,14 @@ private:
             std::uint64_t lo = rec.gpa, hi = rec.gpa + rec.size;
             if (gpa) lo = std::max(lo, *gpa), hi = std::min(hi, *gpa + size);
             if ((slot >> 16) != 0 || lo >= hi) continue;
-            const std::uint64_t hva = rec.uaddr + (lo - rec.gpa);
-            if (!layout_.in_span(hva, hi - lo) && !nothing_mapped(layout_.to_real(hva), hi - lo))
+            // In this process's addresses (the kernel got to_real(uaddr)); only the part outside
+            // the span can belong to this process.
+            const std::uint64_t start = layout_.to_real(rec.uaddr) + (lo - rec.gpa), end = start + (hi - lo);
+            const auto [span_lo, span_hi] = layout_.span();
+            const std::uint64_t real_lo = span_lo + static_cast<std::uint64_t>(layout_.delta()), real_hi = span_hi + static_cast<std::uint64_t>(layout_.delta());
+            const bool below_safe = start >= real_lo || nothing_mapped(start, std::min(end, real_lo) - start);
+            const bool above_safe = end <= real_hi || nothing_mapped(std::max(start, real_hi), end - std::max(start, real_hi));
+            if (!below_safe || !above_safe)
                 throw Skip{"a guest access whose slot points outside the scenario's host mappings would reach the backend's own memory"};
         }
     }

@@ -12,12 +12,14 @@ namespace kvmsim::sim {
 struct RandomScenarioOptions {
     unsigned steps = 24;
     std::string platform = "pvm";
+    unsigned paging_percent = 35;  // sequences that also run 4-level paging with random tables
 };
 
 // A scenario document (contract format, no expectations) drawn from `seed`: memslot creates,
 // deletes, moves and flag changes, overlapping and misaligned attempts, read-only and
 // dirty-logging slots, guest reads and writes in and out of slots, host reads, writes,
-// mprotect and munmap, dirty-log reads and clears, capability checks.
+// mprotect and munmap, dirty-log reads and clears, capability checks; and in some sequences
+// 4-level paging on random tables (in a read-only slot or not) with accesses by gva.
 nlohmann::json random_scenario(std::uint64_t seed, const RandomScenarioOptions& options);
 
 // Removes steps (halves, then quarters, ... then single steps) as long as `still_fails` holds

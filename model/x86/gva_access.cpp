@@ -224,12 +224,19 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
         return true;
     };
 
+    // emulator_read_write(), arch/x86/kvm/x86.c: each page is translated and its guest memory
+    // read or written at once, but MMIO parts are only queued (vcpu->mmio_fragments) and exit
+    // after the last page translated. A fault on the second page therefore keeps a first
+    // page's store to RAM and drops its MMIO exit, which userspace never sees (found by
+    // `kvmsim fuzz` against this machine's kernel).
+    const std::size_t queued_from = res.events.size();
     for (unsigned i = 0; i < nfrag; ++i) {
         Fragment& f = frags[i];
         if (mode == PagingMode::None) {
             f.gpa = Gpa(f.gva.value());
         } else {
             const Translation t = mmu.translate(f.gva, wa);
+            if (emulated && !std::holds_alternative<Gpa>(t)) res.events.resize(queued_from);
             if (const auto* e = std::get_if<x86_exception>(&t)) {
                 res.events.push_back(mmu.deliver(*e));
                 return out;
@@ -240,9 +247,7 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
             }
             f.gpa = std::get<Gpa>(t);
         }
-        // The emulator completes each page before translating the next (so a write that
-        // crosses into a faulting page has written its first part); the CPU translates both
-        // pages before it stores anything.
+        // The CPU, unlike the emulator, translates both pages before it stores anything.
         if (emulated && !perform(f)) return out;
     }
     if (!emulated)
