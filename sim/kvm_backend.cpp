@@ -18,7 +18,10 @@
 #include "kvm/host_layout.h"
 #include "kvm/host_platform.h"
 #include "kvm/vcpu.h"
+#include "kvm/vmm_host.h"
+#include "model/vmm/cfi_flash.h"
 #include "outcome.h"
+#include "vmm_steps.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -44,10 +47,6 @@ std::optional<unsigned long> vm_type_number(const std::string& type) {
 
 struct Interval {
     std::uint64_t lo, hi;  // [lo, hi)
-};
-
-struct SlotRecord {
-    std::uint64_t gpa, size, uaddr;  // uaddr as the scenario wrote it
 };
 
 class KvmBackend final : public Backend {
@@ -84,6 +83,7 @@ public:
             notes_.push_back("host mappings relocated: every scenario hva in [" + hex(layout_.span().first) + ", " + hex(layout_.span().second) +
                              ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
         plan_private_region(scenario);
+        vmm_ = std::make_unique<VmmSteps>(std::make_unique<KvmVmmHost>(vm_, layout_, slots_, [this](std::uint32_t id) { return vmm_vcpu_run(id); }));
     }
 
     StepResult run(const Step& step) override {
@@ -137,6 +137,7 @@ private:
     }
 
     void reset() {
+        vmm_.reset();
         vcpus_.clear();
         private_slot_created_ = false;
         image_.reset();
@@ -167,6 +168,7 @@ private:
                     const std::uint64_t gpa = f.u64("gpa") & ~(kPage - 1);
                     used.push_back({gpa, gpa + 2 * kPage});
                 }
+                if (is_vmm_op(st.op)) reserve_vmm_range(st, f, used);
             } catch (const ScenarioError&) {
                 // An unreadable field fails its own step; it reserves nothing here.
             }
@@ -247,6 +249,7 @@ private:
             return errno_json(-e);
         }
         if (op == "kvm_call") throw Skip{"kvm_call runs a kernel-internal function (" + f.string("fn") + "), which userspace cannot call"};
+        if (is_vmm_op(op)) return vmm_->run(step, f);
         throw Skip{"op " + op + " is not supported by the kvm backend"};
     }
 
@@ -262,7 +265,7 @@ private:
         const long r = raw_ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region);
         if (r == 0) {
             if (region.memory_size == 0) slots_.erase(slot);
-            else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr};
+            else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr, region.flags};
         }
         return errno_json(r);
     }
@@ -318,6 +321,17 @@ private:
         req.size = f.access_size("size");
         if (req.op == GuestOp::Write) req.data = f.data("data", req.size);
         if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
+        const AccessOutcome out = prepare_access(*it->second, req).access(*image_, req, layout_);
+        if (out.other_exit) {
+            nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+            j["exit"] = *out.other_exit;
+            return j;
+        }
+        return guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+    }
+
+    // What every guest access needs before its KVM_RUN; throws Skip where it cannot be reproduced.
+    Vcpu& prepare_access(Vcpu& vcpu, const AccessRequest& req) {
         if (maxphyaddr_ < 64 && req.gpa.value() + req.size > (std::uint64_t{1} << maxphyaddr_))
             throw Skip{"a gpa beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) + " bits) cannot be reached by a paged access"};
         // The host bytes the access reaches through each slot it touches must be the scenario's
@@ -331,16 +345,40 @@ private:
         }
         ensure_private_region();
         if (!image_->map_identity(req.gpa, req.size)) throw Skip{"the backend's page-table pool is exhausted"};
-        Vcpu& vcpu = *it->second;
         if (!vcpu.ready())
             if (auto err = vcpu.configure(kvm_, *image_)) throw Skip{"vCPU setup failed: " + *err};
-        const AccessOutcome out = vcpu.access(*image_, req, layout_);
-        if (out.other_exit) {
-            nlohmann::json j = guest_access_json(out.result, req.op == GuestOp::Write, req.data);
-            j["exit"] = *out.other_exit;
-            return j;
-        }
-        return guest_access_json(out.result, req.op == GuestOp::Write, req.data);
+        return vcpu;
+    }
+
+    // KVM_RUN for the VMM's loop (vmm_guest_read/write) on vCPU `id`: the backend's guest code
+    // makes the access, and the VMM answers each MMIO exit before the next real KVM_RUN.
+    std::optional<vmm::KvmRun> vmm_vcpu_run(std::uint32_t id) {
+        const auto it = vcpus_.find(id);
+        if (it == vcpus_.end()) return std::nullopt;
+        Vcpu* vcpu = it->second.get();
+        return [this, vcpu](const vmm::VcpuAccess& a, const vmm::MmioExitFn& on_mmio) {
+            AccessRequest req;
+            req.op = a.is_write ? GuestOp::Write : GuestOp::Read;
+            req.gpa = a.gpa;
+            req.size = a.size;
+            req.data = a.data;
+            const MmioAnswer answer = on_mmio;
+            const AccessOutcome out = prepare_access(*vcpu, req).access(*image_, req, layout_, &answer);
+            // Without an event to end on, the VMM could not tell what stopped the access.
+            const bool ends_on_mmio = !out.result.events.empty() && out.result.events.back().kind == VcpuEvent::Kind::Exit && out.result.events.back().exit == Exit::Mmio;
+            if (out.other_exit && (out.result.events.empty() || ends_on_mmio))
+                throw Skip{"KVM_RUN for the VMM: " + *out.other_exit};
+            return out.result;
+        };
+    }
+
+    // The guest physical ranges a VMM step claims, kept free of the backend's own slot: banks,
+    // the flash, MMIO devices, and the pages an access touches.
+    static void reserve_vmm_range(const Step& st, const StepFields& f, std::vector<Interval>& used) {
+        const auto add = [&](std::uint64_t gpa, std::uint64_t size) { used.push_back({gpa, gpa + size < gpa ? ~std::uint64_t{0} : gpa + size}); };
+        if (st.op == "vmm_register_mem" || st.op == "vmm_scratch_device") add(f.u64("gpa"), f.u64("size"));
+        if (st.op == "vmm_cfi_flash") add(f.u64_or("base", vmm::KVM_FLASH_MMIO_BASE), vmm::CfiFlash::flash_size(f.u64("file_size")));
+        if (st.op == "vmm_guest_read" || st.op == "vmm_guest_write") add(f.u64("gpa") & ~(kPage - 1), 2 * kPage);
     }
 
     // True when no mapping of this process meets [start, start + len): a guest access through a
@@ -384,6 +422,7 @@ private:
     bool private_slot_created_ = false;
     std::uint8_t* private_mem_ = nullptr;
     std::optional<GuestImage> image_;
+    std::unique_ptr<VmmSteps> vmm_;  // last: it refers to vm_, layout_ and slots_
 };
 
 }  // namespace

@@ -124,7 +124,7 @@ std::optional<std::string> Vcpu::configure(const Fd& kvm, const GuestImage& imag
     return std::nullopt;
 }
 
-AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, const HostLayout& layout) {
+AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, const HostLayout& layout, const MmioAnswer* answer) {
     AccessOutcome out;
     kvm_regs regs{};
     regs.rip = image.routine(req.op, req.size);
@@ -174,6 +174,15 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
             e.mmio.len = run_->mmio.len;
             e.mmio.is_write = run_->mmio.is_write != 0;
             std::memcpy(e.mmio.data.data(), run_->mmio.data, 8);
+            if (answer) {
+                out.result.events.push_back(e);
+                std::array<std::uint8_t, 8> data{};
+                std::memcpy(data.data(), run_->mmio.data, 8);
+                const bool resumes = (*answer)(e, data);
+                if (!run_->mmio.is_write) std::memcpy(run_->mmio.data, data.data(), 8);
+                if (!resumes) return out;
+                continue;
+            }
             if (!run_->mmio.is_write) {
                 const std::uint64_t off = run_->mmio.phys_addr - req.gpa.value();
                 std::memset(run_->mmio.data, 0, 8);
@@ -208,6 +217,12 @@ AccessOutcome Vcpu::access(const GuestImage& image, const AccessRequest& req, co
         }
         default:
             out.other_exit = exit_name(run_->exit_reason);
+            if (answer) {
+                VcpuEvent e;
+                e.kind = VcpuEvent::Kind::Exit;
+                e.exit = static_cast<Exit>(run_->exit_reason);
+                out.result.events.push_back(e);
+            }
             return out;
         }
     }

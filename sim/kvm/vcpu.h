@@ -2,7 +2,9 @@
 // one guest access with the backend's guest code and reports the events userspace saw.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +32,10 @@ struct AccessOutcome {
     std::optional<std::string> other_exit;
 };
 
+// A VMM's answer to one KVM_EXIT_MMIO, called before KVM_RUN is re-entered: a read's bytes go
+// in `data` (copied to kvm_run->mmio.data). False: no further KVM_RUN for this access.
+using MmioAnswer = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& data)>;
+
 class Vcpu {
 public:
     Vcpu(Fd fd, std::size_t run_size);
@@ -40,8 +46,11 @@ public:
     [[nodiscard]] bool ready() const { return ready_; }
     // CPUID from KVM_GET_SUPPORTED_CPUID and 64-bit mode on the image's tables; an error message.
     std::optional<std::string> configure(const Fd& kvm, const GuestImage& image);
-    // One access; a SIGBUS address is reported in the scenario's addresses via `layout`.
-    AccessOutcome access(const GuestImage& image, const AccessRequest& request, const HostLayout& layout);
+    // One access; a SIGBUS address is reported in the scenario's addresses via `layout`. MMIO
+    // reads get request.mmio_reply, or, given `answer`, whatever it supplies for each exit in
+    // turn (kvmtool's loop); with `answer`, an exit outside the model's vocabulary is also
+    // reported as an Exit event carrying its number, so a VMM can die on it.
+    AccessOutcome access(const GuestImage& image, const AccessRequest& request, const HostLayout& layout, const MmioAnswer* answer = nullptr);
 
 private:
     Fd fd_;
