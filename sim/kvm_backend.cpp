@@ -18,9 +18,12 @@
 #include "kvm/host_layout.h"
 #include "kvm/host_platform.h"
 #include "kvm/vcpu.h"
+#include "kvm/vmm_host.h"
+#include "model/vmm/cfi_flash.h"
 #include "outcome.h"
 #include "paging_steps.h"
 #include "runner.h"
+#include "vmm_steps.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -54,10 +57,6 @@ constexpr std::uint64_t kCr0Pg = 1ull << 31, kCr4La57 = 1u << 12, kEferLma = 1u 
 struct ScenarioPagingState {
     ScenarioPaging regs{0x60000010, 0, 0, 0};
     std::optional<std::uint64_t> idt_base;
-};
-
-struct SlotRecord {
-    std::uint64_t gpa, size, uaddr;  // uaddr as the scenario wrote it
 };
 
 class KvmBackend final : public Backend {
@@ -100,6 +99,7 @@ public:
                              ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
         plan_private_region(scenario);
         plan_alias_index(scenario);
+        vmm_ = std::make_unique<VmmSteps>(std::make_unique<KvmVmmHost>(vm_, layout_, slots_, [this](std::uint32_t id) { return vmm_vcpu_run(id); }));
     }
 
     StepResult run(const Step& step) override {
@@ -154,6 +154,7 @@ private:
     }
 
     void reset() {
+        vmm_.reset();
         vcpus_.clear();
         paging_.clear();
         pool_used_.clear();
@@ -191,6 +192,7 @@ private:
                     if (*size_key && f.has(size_key) && !st.fields.at(size_key).is_boolean()) size = std::max(size, f.u64(size_key) + kPage);
                     used.push_back({gpa, gpa + size < gpa ? ~std::uint64_t{0} : gpa + size});
                 }
+                if (is_vmm_op(st.op)) reserve_vmm_range(st, f, used);
             } catch (const ScenarioError&) {
                 // An unreadable field fails its own step; it reserves nothing here.
             }
@@ -307,6 +309,7 @@ private:
         if (op == "build_page_tables") return build_page_tables(step, f);
         if (op == "guest_fetch") throw Skip{"a fetch that succeeds would execute the scenario's memory as code"};
         if (op == "kvm_call") throw Skip{"kvm_call runs a kernel-internal function (" + f.string("fn") + "), which userspace cannot call"};
+        if (is_vmm_op(op)) return vmm_->run(step, f);
         throw Skip{"op " + op + " is not supported by the kvm backend"};
     }
 
@@ -326,7 +329,7 @@ private:
         });
         if (r == 0) {
             if (region.memory_size == 0) slots_.erase(slot);
-            else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr};
+            else slots_[slot] = {region.guest_phys_addr, region.memory_size, uaddr, region.flags};
         }
         return errno_json(r);
     }
@@ -427,7 +430,8 @@ private:
         return gva_access(req, f, paging, vcpu);
     }
 
-    nlohmann::json gpa_access(AccessRequest& req, std::uint64_t gpa, Vcpu& vcpu) {
+    // What a gpa access needs before its KVM_RUN; throws Skip where it cannot be reproduced.
+    GuestContext prepare_gpa_access(AccessRequest& req, std::uint64_t gpa) {
         if (maxphyaddr_ < 64 && gpa + req.size > (std::uint64_t{1} << maxphyaddr_))
             throw Skip{"a gpa beyond the guest's MAXPHYADDR (" + std::to_string(maxphyaddr_) + " bits) cannot be reached by a paged access"};
         require_safe_slots(gpa, req.size);
@@ -436,11 +440,16 @@ private:
         // The identity map's linear address is the gpa, sign-extended from bit 47 so gpas in the
         // top half of a 48-bit space stay canonical (one PML4 entry translates both forms).
         req.address = (gpa & (std::uint64_t{1} << 47)) ? gpa | 0xffff000000000000ull : gpa;
+        return image_->identity_context(req.op, req.size);
+    }
+
+    nlohmann::json gpa_access(AccessRequest& req, std::uint64_t gpa, Vcpu& vcpu) {
+        const GuestContext context = prepare_gpa_access(req, gpa);
         trace_.emit("KVM_RUN", [&] {
             return std::string(req.op == GuestOp::Write ? "mov to " : "mov from ") + "gpa " + hex(gpa) + " (" + std::to_string(req.size) +
                    " bytes) by the backend's guest code at CPL 0, 64-bit mode, identity-mapped";
         });
-        return run_access(vcpu, image_->identity_context(req.op, req.size), req);
+        return run_access(vcpu, context, req);
     }
 
     // Through the scenario's own 4-level tables: the backend's image is mapped for the access in
@@ -516,6 +525,39 @@ private:
         return 0;
     }
 
+    // KVM_RUN for the VMM's loop (vmm_guest_read/write) on vCPU `id`: the backend's guest code
+    // makes the access, and the VMM answers each MMIO exit before the next real KVM_RUN.
+    std::optional<vmm::KvmRun> vmm_vcpu_run(std::uint32_t id) {
+        const auto it = vcpus_.find(id);
+        if (it == vcpus_.end()) return std::nullopt;
+        Vcpu* vcpu = it->second.get();
+        return [this, vcpu](const vmm::VcpuAccess& a, const vmm::MmioExitFn& on_mmio) {
+            AccessRequest req;
+            req.op = a.is_write ? GuestOp::Write : GuestOp::Read;
+            req.size = a.size;
+            req.data = a.data;
+            if (!vcpu->ready())
+                if (auto err = vcpu->configure(kvm_)) throw Skip{"vCPU setup failed: " + *err};
+            const GuestContext context = prepare_gpa_access(req, a.gpa.value());
+            const MmioAnswer answer = on_mmio;
+            const AccessOutcome out = vcpu->access(context, req, layout_, &answer);
+            // Without an event to end on, the VMM could not tell what stopped the access.
+            const bool ends_on_mmio = !out.result.events.empty() && out.result.events.back().kind == VcpuEvent::Kind::Exit && out.result.events.back().exit == Exit::Mmio;
+            if (out.other_exit && (out.result.events.empty() || ends_on_mmio))
+                throw Skip{"KVM_RUN for the VMM: " + *out.other_exit};
+            return out.result;
+        };
+    }
+
+    // The guest physical ranges a VMM step claims, kept free of the backend's own slot: banks,
+    // the flash, MMIO devices, and the pages an access touches.
+    static void reserve_vmm_range(const Step& st, const StepFields& f, std::vector<Interval>& used) {
+        const auto add = [&](std::uint64_t gpa, std::uint64_t size) { used.push_back({gpa, gpa + size < gpa ? ~std::uint64_t{0} : gpa + size}); };
+        if (st.op == "vmm_register_mem" || st.op == "vmm_scratch_device") add(f.u64("gpa"), f.u64("size"));
+        if (st.op == "vmm_cfi_flash") add(f.u64_or("base", vmm::KVM_FLASH_MMIO_BASE), vmm::CfiFlash::flash_size(f.u64("file_size")));
+        if (st.op == "vmm_guest_read" || st.op == "vmm_guest_write") add(f.u64("gpa") & ~(kPage - 1), 2 * kPage);
+    }
+
     // True when no mapping of this process meets [start, start + len): a guest access through a
     // slot there finds nothing, as in the scenario, and cannot touch the backend's memory.
     static bool nothing_mapped(std::uint64_t start, std::uint64_t len) {
@@ -554,13 +596,14 @@ private:
     std::map<std::uint32_t, ScenarioPagingState> paging_;  // by vCPU id, as KVM_SET_SREGS steps set it
     std::map<std::uint64_t, std::uint64_t> pool_used_;     // build_page_tables pools, by gpa
     std::optional<unsigned> alias_index_;                   // PML4 slot for the backend's code
-    std::map<std::uint32_t, SlotRecord> slots_;
+    SlotTable slots_;
     std::optional<std::uint32_t> private_slot_;
     std::uint64_t private_gpa_ = 0;
     std::optional<std::string> private_plan_error_;
     bool private_slot_created_ = false;
     std::uint8_t* private_mem_ = nullptr;
     std::optional<GuestImage> image_;
+    std::unique_ptr<VmmSteps> vmm_;  // last: it refers to vm_, layout_ and slots_
 };
 
 }  // namespace

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "model/vmm/cfi_flash.h"
+#include "model/vmm/model_host.h"
 #include "model/vmm/scratch_device.h"
-#include "model/x86/guest_access.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -127,13 +127,47 @@ void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
 
 namespace vmm_detail {
 
+// The VMM's outside world as the kernel model.
+class ModelHost final : public VmmHost {
+public:
+    ModelHost(kvm& vm, HostMm& mm, Platform platform) : kvm_(vm), platform_(platform), ioctls_(vm), memory_(vm, mm) {}
+    vmm::VmIoctls& ioctls() override { return ioctls_; }
+    vmm::VmmMemory& memory() override { return memory_; }
+    std::optional<vmm::KvmRun> vcpu_run(std::uint32_t id) override {
+        kvm_vcpu* vcpu = kvm_.vcpu(id);
+        if (!vcpu) return std::nullopt;
+        return vmm::model_kvm_run(kvm_, *vcpu, platform_options(platform_));
+    }
+
+    // The kernel's memslot table of address space 0, as a debugger would show it.
+    nlohmann::json memslots() const override {
+        std::vector<const kvm_memory_slot*> slots;
+        kvm_.memslots(0).for_each([&](const kvm_memory_slot& s) { slots.push_back(&s); });
+        std::sort(slots.begin(), slots.end(), [](auto* a, auto* b) { return a->id < b->id; });
+        nlohmann::json out = nlohmann::json::array();
+        for (const kvm_memory_slot* s : slots)
+            out.push_back({{"slot", s->id},
+                           {"guest_phys_addr", gfn_to_gpa(s->base_gfn).value()},
+                           {"memory_size", s->npages * PAGE_SIZE},
+                           {"userspace_addr", s->userspace_addr.value()},
+                           {"flags", s->flags}});
+        return out;
+    }
+
+private:
+    kvm& kvm_;
+    Platform platform_;
+    vmm::ModelVmIoctls ioctls_;
+    vmm::ModelVmmMemory memory_;
+};
+
 class Session {
 public:
-    Session(kvm& vm, HostMm& mm, Platform platform) : kvm_(vm), mm_(mm), platform_(platform), vmm_(vm, mm) {}
+    explicit Session(std::unique_ptr<VmmHost> host) : host_(std::move(host)), vmm_(host_->ioctls(), host_->memory()) {}
 
     nlohmann::json run(const Step& step, const StepFields& f) {
         nlohmann::json j = dispatch(step, f);
-        j["memslots"] = memslots();
+        j["memslots"] = host_->memslots();
         if (flash_) {
             j["flash"] = {{"state", std::string(to_string(flash_->state()))}, {"read_mode", std::string(to_string(flash_->read_mode()))},
                           {"sr", flash_->sr()},                              {"mapped", flash_->is_mapped()},
@@ -180,12 +214,8 @@ private:
         // kvmtool maps the file itself; here the scenario declares that mapping and must make
         // it as large as the flash, as mmap(size) would.
         const std::uint64_t size = vmm::CfiFlash::flash_size(c.file_size);
-        for (std::uint64_t off = 0; off < size;) {
-            const vm_area_struct* vma = mm_.find_vma(c.flash_memory + off);
-            if (!vma || !vma->contains(c.flash_memory + off))
-                throw ScenarioError(f.path("hva"), "the flash file mapping must cover the flash size " + hex(size) + " (declare a \"shared\" mapping that large)");
-            off = vma->vm_end - c.flash_memory;
-        }
+        if (!host_->memory().mapped(c.flash_memory, size))
+            throw ScenarioError(f.path("hva"), "the flash file mapping must cover the flash size " + hex(size) + " (declare a \"shared\" mapping that large)");
         vmm::CfiFlash* dev = nullptr;
         const KvmResult r = vmm::CfiFlash::create(vmm_, c, &dev);
         flash_ = dev;
@@ -193,23 +223,14 @@ private:
     }
 
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
-        kvm_vcpu* vcpu = kvm_.vcpu(f.u32("vcpu"));
-        if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+        const std::optional<vmm::KvmRun> run = host_->vcpu_run(f.u32("vcpu"));
+        if (!run) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
         vmm::VcpuAccess a;
         a.gpa = Gpa(f.u64("gpa"));
         a.size = f.access_size("size");
         a.is_write = step.op == "vmm_guest_write";
         if (a.is_write) a.data = f.data("data", a.size);
-        const PlatformOptions options = platform_options(platform_);
-        const vmm::KvmRun run = [&](const vmm::VcpuAccess& acc) {
-            GuestAccess g;
-            g.gpa = acc.gpa;
-            g.size = acc.size;
-            g.type = acc.is_write ? AccessType::Write : AccessType::Read;
-            g.data = acc.data;
-            return x86_guest_access(kvm_, *vcpu, options, g);
-        };
-        const vmm::AccessOutcome out = vmm_.run_access(vcpu->vcpu_id, a, run);
+        const vmm::AccessOutcome out = vmm_.run_access(f.u32("vcpu"), a, *run);
         nlohmann::json j;
         nlohmann::json exits = nlohmann::json::array();
         for (const vmm::HandledExit& h : out.exits) {
@@ -233,31 +254,16 @@ private:
         return j;
     }
 
-    // The kernel's memslot table of address space 0, as a debugger would show it.
-    nlohmann::json memslots() const {
-        std::vector<const kvm_memory_slot*> slots;
-        kvm_.memslots(0).for_each([&](const kvm_memory_slot& s) { slots.push_back(&s); });
-        std::sort(slots.begin(), slots.end(), [](auto* a, auto* b) { return a->id < b->id; });
-        nlohmann::json out = nlohmann::json::array();
-        for (const kvm_memory_slot* s : slots)
-            out.push_back({{"slot", s->id},
-                           {"guest_phys_addr", gfn_to_gpa(s->base_gfn).value()},
-                           {"memory_size", s->npages * PAGE_SIZE},
-                           {"userspace_addr", s->userspace_addr.value()},
-                           {"flags", s->flags}});
-        return out;
-    }
-
-    kvm& kvm_;
-    HostMm& mm_;
-    Platform platform_;
+    std::unique_ptr<VmmHost> host_;
     vmm::Vmm vmm_;
     vmm::CfiFlash* flash_ = nullptr;
 };
 
 }  // namespace vmm_detail
 
-VmmSteps::VmmSteps(kvm& vm, HostMm& mm, Platform platform) : s_(std::make_unique<vmm_detail::Session>(vm, mm, platform)) {}
+VmmSteps::VmmSteps(kvm& vm, HostMm& mm, Platform platform)
+    : s_(std::make_unique<vmm_detail::Session>(std::make_unique<vmm_detail::ModelHost>(vm, mm, platform))) {}
+VmmSteps::VmmSteps(std::unique_ptr<VmmHost> host) : s_(std::make_unique<vmm_detail::Session>(std::move(host))) {}
 VmmSteps::~VmmSteps() = default;
 nlohmann::json VmmSteps::run(const Step& step, const StepFields& f) { return s_->run(step, f); }
 

@@ -2,7 +2,9 @@
 // vCPU loop that runs a guest access through exits to completion. docs/scenarios.md, "VMM steps".
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,10 +29,27 @@ namespace vmm_detail {
 class Session;
 }
 
+// What the VMM steps need from the backend that runs them: the VMM's two outside interfaces,
+// KVM_RUN on a vCPU, and the kernel's memslot table for the outcome.
+class VmmHost {
+public:
+    virtual ~VmmHost() = default;
+    [[nodiscard]] virtual vmm::VmIoctls& ioctls() = 0;
+    [[nodiscard]] virtual vmm::VmmMemory& memory() = 0;
+    // KVM_RUN on vCPU `id` for the VMM's loop; nullopt when the VM has no such vCPU.
+    [[nodiscard]] virtual std::optional<vmm::KvmRun> vcpu_run(std::uint32_t id) = 0;
+    // The memslots of address space 0 in id order, each {slot, guest_phys_addr, memory_size,
+    // userspace_addr, flags}, at the scenario's addresses.
+    [[nodiscard]] virtual nlohmann::json memslots() const = 0;
+};
+
 // One VMM per VM, created with the VM and driven by the VMM steps.
 class VmmSteps {
 public:
+    // Over the kernel model.
     VmmSteps(kvm& vm, HostMm& mm, Platform platform);
+    // Over another kernel, e.g. the real one (sim/kvm/vmm_host.h).
+    explicit VmmSteps(std::unique_ptr<VmmHost> host);
     ~VmmSteps();
     nlohmann::json run(const Step& step, const StepFields& f);
 

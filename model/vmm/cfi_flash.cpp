@@ -105,10 +105,10 @@ KvmResult CfiFlash::create(Vmm& vmm, const CfiFlashConfig& config, CfiFlash** ou
     }
     if (config.mapping != FlashMapping::Kvmtool) {
         // Not kvmtool: a VMM that asks first, as QEMU does (kvm_readonly_mem_allowed).
-        const long cap = vmm.vm().check_extension(Cap::ReadonlyMem, CheckOn::VmFd);
+        const long cap = vmm.ioctls().check_extension(Cap::ReadonlyMem);
         if (cap == 0 && config.mapping == FlashMapping::MmioFallback) f.may_map_ = false;
         if (cap == 0 && config.mapping == FlashMapping::RamFallback) f.map_read_only_ = false;
-        vmm.vm().trace().emit("create_flash_device_file", [&] {
+        vmm.trace().emit("create_flash_device_file", [&] {
             return "KVM_CHECK_EXTENSION(KVM_CAP_READONLY_MEM) = " + std::to_string(cap) +
                    (cap ? ": map the array read-only" : f.may_map_ ? ": fall back to a read-write slot" : ": fall back to trapping every access");
         });
@@ -117,9 +117,8 @@ KvmResult CfiFlash::create(Vmm& vmm, const CfiFlashConfig& config, CfiFlash** ou
     const KvmResult r = vmm.mmio_bus().register_mmio(f.base_, f.size_, f);
     if (!r.is_ok()) {
         // out_unmap: the file mapping goes, but a bank registered above stays in the list.
-        vmm.vm().trace().emit("create_flash_device_file", [&] { return "kvm__register_mmio -> -" + std::string(to_string(*r.err())) + ": flash not created"; });
-        vmm.vm().mmu_notifier_invalidate_range(f.flash_memory_, f.flash_memory_ + f.size_);
-        (void)vmm.mm().munmap(f.flash_memory_, f.size_);
+        vmm.trace().emit("create_flash_device_file", [&] { return "kvm__register_mmio -> -" + std::string(to_string(*r.err())) + ": flash not created"; });
+        (void)vmm.memory().munmap(f.flash_memory_, f.size_);
         // cfi_flash__init() passes the error up; init_list__init() fails and kvmtool stops.
         vmm.log().warning("Failed init: cfi_flash__init");
         vmm.die("Initialisation failed");
@@ -134,7 +133,7 @@ KvmResult CfiFlash::map_flash_memory(Vmm& vmm) {
     const MemType type = map_read_only_ ? (memtype::Ram | memtype::Readonly) : memtype::Ram;
     const KvmResult r = vmm.banks().register_mem(base_, size_, flash_memory_, type);
     if (r.is_ok()) is_mapped_ = true;
-    vmm.vm().trace().emit("map_flash_memory", [&] {
+    vmm.trace().emit("map_flash_memory", [&] {
         return std::string("kvm__register_mem(") + std::string(kvm_mem_type_to_string(type)) + ") -> " +
                (r.is_ok() ? std::string("mapped") : std::string("-").append(to_string(*r.err())).append(", ignored: the flash stays unmapped"));
     });
@@ -145,7 +144,7 @@ KvmResult CfiFlash::map_flash_memory(Vmm& vmm) {
 KvmResult CfiFlash::unmap_flash_memory(Vmm& vmm) {
     const KvmResult r = vmm.banks().destroy_mem(base_, size_, flash_memory_);
     if (r.is_ok()) is_mapped_ = false;
-    vmm.vm().trace().emit("unmap_flash_memory", [&] {
+    vmm.trace().emit("unmap_flash_memory", [&] {
         return std::string("kvm__destroy_mem -> ") + (r.is_ok() ? std::string("unmapped") : std::string("-").append(to_string(*r.err())).append(", ignored"));
     });
     return r;
@@ -179,8 +178,8 @@ std::uint16_t CfiFlash::read_dev_id(std::uint64_t faddr) const {
 
 std::string CfiFlash::write_array(Vmm& vmm, std::uint64_t faddr, std::span<const std::uint8_t> bytes) {
     // A plain memcpy/memset into the VMM's own mapping: a hole there is a crash, not an error.
-    if (!vmm.mm().copy_to_user(flash_memory_ + faddr, bytes)) {
-        vmm.vm().trace().emit("cfi_flash_mmio", [&] {
+    if (!vmm.memory().store(flash_memory_ + faddr, bytes)) {
+        vmm.trace().emit("cfi_flash_mmio", [&] {
             return "store of " + std::to_string(bytes.size()) + " bytes at hva " + hex((flash_memory_ + faddr).value()) + " leaves the file mapping -> SIGSEGV";
         });
         vmm.killed_by("SIGSEGV");
@@ -194,7 +193,7 @@ std::string CfiFlash::cfi_flash_read(Vmm& vmm, std::uint64_t faddr, std::span<st
     std::uint16_t value = 0;
     switch (read_mode_) {
     case CfiReadMode::ReadArray:
-        if (!vmm.mm().copy_from_user(flash_memory_ + faddr, data)) {
+        if (!vmm.memory().load(flash_memory_ + faddr, data)) {
             vmm.killed_by("SIGSEGV");
             return "READ_ARRAY: the VMM's load from the array faulted";
         }
@@ -345,12 +344,12 @@ std::string CfiFlash::mmio(Vmm& vmm, Gpa addr, std::span<std::uint8_t> data, boo
     const std::uint64_t faddr = addr - base_;
     if (!is_write) {
         std::string what = cfi_flash_read(vmm, faddr, data);
-        vmm.vm().trace().emit("cfi_flash_mmio", [&] { return "read: " + what; });
+        vmm.trace().emit("cfi_flash_mmio", [&] { return "read: " + what; });
         return what;
     }
     if (data.size() > 4) {
         vmm.log().info("CFI flash: MMIO " + std::to_string(data.size() * 8) + "-bit write access not supported");
-        vmm.vm().trace().emit("cfi_flash_mmio", [&] { return std::to_string(data.size() * 8) + "-bit write: not supported, ignored"; });
+        vmm.trace().emit("cfi_flash_mmio", [&] { return std::to_string(data.size() * 8) + "-bit write: not supported, ignored"; });
         return "write wider than 32 bits: ignored";
     }
     // kvmtool copies len bytes into an uninitialised u32; the model's upper bytes are 0.
@@ -361,7 +360,7 @@ std::string CfiFlash::mmio(Vmm& vmm, Gpa addr, std::span<std::uint8_t> data, boo
     std::string what = std::string(to_string(before_state)) + ": " + cfi_flash_write(vmm, value & 0xffff, faddr, data);
     if (state_ != before_state) what += "; state " + std::string(to_string(state_));
     if (read_mode_ != before_mode) what += "; read_mode " + std::string(to_string(read_mode_));
-    vmm.vm().trace().emit("cfi_flash_mmio", [&] { return "write " + hex(value) + ": " + what; });
+    vmm.trace().emit("cfi_flash_mmio", [&] { return "write " + hex(value) + ": " + what; });
     // The slot exists exactly while reads can be served from the array.
     if (!is_mapped_ && read_mode_ == CfiReadMode::ReadArray && may_map_) {
         const KvmResult r = map_flash_memory(vmm);

@@ -67,11 +67,11 @@ void Vmm::emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data) {
             log_.raw(std::string("MMIO warning: Ignoring MMIO ") + (m.is_write ? "write" : "read") + " at " + addr + " (length " +
                      std::to_string(m.len) + ")");
         }
-        kvm_.trace().emit("kvm__emulate_mmio", [&] { return describe(m) + ": no device -> ignored, KVM_RUN resumes"; });
+        trace().emit("kvm__emulate_mmio", [&] { return describe(m) + ": no device -> ignored, KVM_RUN resumes"; });
         return;
     }
     exit.device = std::string(dev->name());
-    kvm_.trace().emit("kvm__emulate_mmio", [&] { return describe(m) + " -> " + exit.device; });
+    trace().emit("kvm__emulate_mmio", [&] { return describe(m) + " -> " + exit.device; });
     exit.decision = dev->mmio(*this, m.phys_addr, data, m.is_write);
 }
 
@@ -79,51 +79,45 @@ void Vmm::emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data) {
 AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, const KvmRun& kvm_run) {
     AccessOutcome out;
     if (state_ == VmmState::Died) {
-        kvm_.trace().emit("kvm_cpu__start", [&] { return "the VMM is gone (" + death_ + "): no KVM_RUN"; });
+        trace().emit("kvm_cpu__start", [&] { return "the VMM is gone (" + death_ + "): no KVM_RUN"; });
         return out;
     }
-    const GuestAccessResult r = kvm_run(access);
-    std::array<std::uint8_t, 8> bytes{};
-    std::memcpy(bytes.data(), &r.data, sizeof r.data);
     auto& run_data = run_data_[vcpu_id];
+    // kvm_cpu__handle_exit() for KVM_EXIT_MMIO: the device answers before KVM_RUN is re-entered.
+    const MmioExitFn on_mmio = [&](const VcpuEvent& e, std::array<std::uint8_t, 8>& mmio_data) {
+        HandledExit h;
+        h.event = e;
+        const std::uint32_t len = std::min<std::uint32_t>(e.mmio.len, 8);
+        trace().emit("kvm_cpu__start", [&] { return "KVM_RUN -> KVM_EXIT_MMIO " + describe(e.mmio); });
+        if (e.mmio.is_write) std::memcpy(run_data.data(), e.mmio.data.data(), len);
+        emulate_mmio(h, std::span(run_data.data(), len));
+        h.reply = run_data;
+        mmio_data = run_data;
+        out.exits.push_back(std::move(h));
+        return state_ != VmmState::Died;
+    };
+    const GuestAccessResult r = kvm_run(access, on_mmio);
+    if (state_ == VmmState::Died) return out;
     for (const VcpuEvent& e : r.events) {
         switch (e.kind) {
-        case VcpuEvent::Kind::Exit: {
-            if (e.exit != Exit::Mmio) {
-                // kvm_cpu__handle_exit() knows none of the exits this model produces besides MMIO.
-                // kvm_cpu__start()'s panic path: the reason is logged and the vCPU thread ends.
-                log_.error("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
-                die("KVM exit reason " + std::string(to_string(e.exit)));
-                out.stop = e;
-                return out;
-            }
-            HandledExit h;
-            h.event = e;
-            const std::uint32_t len = std::min<std::uint32_t>(e.mmio.len, 8);
-            kvm_.trace().emit("kvm_cpu__start", [&] { return "KVM_RUN -> KVM_EXIT_MMIO " + describe(e.mmio); });
-            if (e.mmio.is_write) std::memcpy(run_data.data(), e.mmio.data.data(), len);
-            emulate_mmio(h, std::span(run_data.data(), len));
-            h.reply = run_data;
-            // complete_emulated_mmio(): the next KVM_RUN copies the answer into the fragment's
-            // bytes of the load (paging off, so the fragment's offset is its gpa's).
-            if (!e.mmio.is_write) {
-                const std::uint64_t offset = e.mmio.phys_addr - access.gpa;
-                if (offset < access.size) std::memcpy(bytes.data() + offset, run_data.data(), std::min<std::uint64_t>(len, access.size - offset));
-            }
-            out.exits.push_back(std::move(h));
-            if (state_ == VmmState::Died) return out;
-            break;
-        }
+        case VcpuEvent::Kind::Exit:
+            if (e.exit == Exit::Mmio) break;  // handled by on_mmio as it happened
+            // kvm_cpu__handle_exit() knows none of the exits this model produces besides MMIO.
+            // kvm_cpu__start()'s panic path: the reason is logged and the vCPU thread ends.
+            log_.error("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
+            die("KVM exit reason " + std::string(to_string(e.exit)));
+            out.stop = e;
+            return out;
         case VcpuEvent::Kind::RunError:
             // kvm_cpu__run(): EINTR and EAGAIN re-enter; anything else is fatal.
             if (e.error == Errno::Eintr || e.error == Errno::Eagain) break;
-            kvm_.trace().emit("kvm_cpu__run", [&] { return "KVM_RUN returned -" + std::string(to_string(e.error)) + " -> die_perror"; });
+            trace().emit("kvm_cpu__run", [&] { return "KVM_RUN returned -" + std::string(to_string(e.error)) + " -> die_perror"; });
             die_perror("KVM_RUN failed", e.error);
             out.stop = e;
             return out;
         case VcpuEvent::Kind::Signal:
             // kvmtool installs no SIGBUS handler: the default action ends the process.
-            kvm_.trace().emit("kvm_cpu__run", [] { return std::string("SIGBUS during KVM_RUN: no handler -> process killed"); });
+            trace().emit("kvm_cpu__run", [] { return std::string("SIGBUS during KVM_RUN: no handler -> process killed"); });
             killed_by(to_string(e.signal));
             out.stop = e;
             return out;
@@ -134,8 +128,8 @@ AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, c
         }
     }
     out.completed = r.completed;
-    if (r.completed && !access.is_write) std::memcpy(&out.data, bytes.data(), access.size);
-    kvm_.trace().emit("kvm_cpu__start", [&] { return std::string(r.completed ? "access retired" : "access did not retire"); });
+    if (r.completed && !access.is_write) out.data = r.data;
+    trace().emit("kvm_cpu__start", [&] { return std::string(r.completed ? "access retired" : "access did not retire"); });
     return out;
 }
 

@@ -1,6 +1,6 @@
 // kvmtool's list of memory banks (struct kvm_mem_bank, kvm->mem_banks in include/kvm/kvm.h and
-// kvm.c). Each bank but a RESERVED one is one KVM memslot; the VMM drives the kernel model only
-// through KVM_SET_USER_MEMORY_REGION, as kvmtool drives /dev/kvm.
+// kvm.c). Each bank but a RESERVED one is one KVM memslot; the VMM drives the kernel only
+// through KVM_SET_USER_MEMORY_REGION on its VM fd (VmIoctls), as kvmtool drives /dev/kvm.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +8,10 @@
 #include <list>
 #include <string>
 
-#include "../kvm/kvm.h"
 #include "../types.h"
 #include "log.h"
 #include "mem_type.h"
+#include "vmm_host.h"
 
 namespace kvmsim::vmm {
 
@@ -26,7 +26,7 @@ struct kvm_mem_bank {
 
 class MemBanks {
 public:
-    MemBanks(kvm& vm, VmmLog& log) : kvm_(vm), log_(log) {}
+    MemBanks(VmIoctls& ioctls, VmmLog& log) : kvm_(ioctls), log_(log) {}
 
     // models kvm__register_mem(), kvm.c (kvmtool)
     KvmResult register_mem(Gpa guest_phys, std::uint64_t size, Hva userspace_addr, MemType type);
@@ -43,7 +43,7 @@ public:
     [[nodiscard]] std::uint32_t mem_slots() const { return mem_slots_; }  // kvm->mem_slots
 
 private:
-    kvm& kvm_;
+    VmIoctls& kvm_;  // the VM fd
     VmmLog& log_;
     std::list<kvm_mem_bank> banks_;  // ascending slot order, as kvmtool keeps it
     std::uint32_t mem_slots_ = 0;

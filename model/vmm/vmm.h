@@ -12,12 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "../host/host_mm.h"
-#include "../kvm/kvm.h"
 #include "../kvm/run.h"
 #include "log.h"
 #include "mem_banks.h"
 #include "mmio_bus.h"
+#include "vmm_host.h"
 
 namespace kvmsim::vmm {
 
@@ -29,8 +28,14 @@ struct VcpuAccess {
     std::uint64_t data = 0;  // a store's value, little-endian
 };
 
-// KVM_RUN for one access: the architecture's model of the vCPU, bound by the caller.
-using KvmRun = std::function<GuestAccessResult(const VcpuAccess&)>;
+// The VMM's answer to one KVM_EXIT_MMIO, called before the next KVM_RUN: a read's bytes go in
+// `mmio_data` (kvm_run->mmio.data). False: the VMM will not call KVM_RUN again (it died).
+using MmioExitFn = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& mmio_data)>;
+
+// KVM_RUN, re-entered after each KVM_EXIT_MMIO that `on_mmio` answered, until the access
+// retires or stops. The result's data is the load's value with the answers in it; its MMIO
+// events are the exits already handed to `on_mmio`.
+using KvmRun = std::function<GuestAccessResult(const VcpuAccess&, const MmioExitFn& on_mmio)>;
 
 // One exit and what the VMM made of it.
 struct HandledExit {
@@ -51,10 +56,11 @@ struct AccessOutcome {
 
 class Vmm {
 public:
-    Vmm(kvm& vm, HostMm& mm) : kvm_(vm), mm_(mm), banks_(vm, log_) {}
+    Vmm(VmIoctls& ioctls, VmmMemory& memory) : ioctls_(ioctls), memory_(memory), banks_(ioctls, log_) {}
 
-    [[nodiscard]] kvm& vm() { return kvm_; }
-    [[nodiscard]] HostMm& mm() { return mm_; }
+    [[nodiscard]] VmIoctls& ioctls() { return ioctls_; }
+    [[nodiscard]] VmmMemory& memory() { return memory_; }
+    [[nodiscard]] Trace& trace() { return ioctls_.trace(); }
     [[nodiscard]] MemBanks& banks() { return banks_; }
     [[nodiscard]] MmioBus& mmio_bus() { return mmio_; }
     [[nodiscard]] VmmLog& log() { return log_; }
@@ -85,8 +91,8 @@ private:
     // models kvm__emulate_mmio(), mmio.c (kvmtool)
     void emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data);
 
-    kvm& kvm_;
-    HostMm& mm_;
+    VmIoctls& ioctls_;
+    VmmMemory& memory_;
     VmmLog log_;
     MemBanks banks_;
     MmioBus mmio_;

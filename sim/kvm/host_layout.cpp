@@ -92,6 +92,18 @@ std::uint64_t HostLayout::to_scenario(std::uint64_t real) const {
     return s >= lo_ && s < hi_ ? s : real;
 }
 
+bool HostLayout::owns(std::uint64_t hva, std::uint64_t len) const {
+    if (!in_span(hva, len)) return false;
+    std::uint64_t at = to_real(hva);
+    const std::uint64_t end = at + len;
+    while (at < end) {
+        const auto it = std::find_if(mapped_.begin(), mapped_.end(), [&](const auto& m) { return m.first <= at && at < m.second; });
+        if (it == mapped_.end()) return false;
+        at = it->second;
+    }
+    return true;
+}
+
 void HostLayout::track(std::uint64_t real, std::uint64_t size) { mapped_.emplace_back(real, real + size); }
 
 void HostLayout::untrack(std::uint64_t real, std::uint64_t size) {

@@ -35,6 +35,9 @@ public:
     // Address in this process -> scenario address (unchanged outside the relocated span).
     [[nodiscard]] std::uint64_t to_scenario(std::uint64_t real) const;
     [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> span() const { return {lo_, hi_}; }
+    // Whether every byte of [hva, hva + len) (scenario addresses) lies in a mapping this layout
+    // made and still holds: gaps in the span may belong to the rest of the process.
+    [[nodiscard]] bool owns(std::uint64_t hva, std::uint64_t len) const;
 
     // The syscalls, at scenario addresses: 0 or the positive errno.
     int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags);

@@ -175,7 +175,7 @@ long Vcpu::set_control_registers(std::uint64_t cr0, std::uint64_t cr3, std::uint
     return raw_ioctl(fd_, KVM_SET_SREGS, &s) < 0 ? -errno : 0;
 }
 
-AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, const HostLayout& layout) {
+AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, const HostLayout& layout, const MmioAnswer* answer) {
     AccessOutcome out;
     if (auto err = load_context(fd_, ctx)) {
         out.other_exit = *err;
@@ -231,6 +231,15 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
             e.mmio.len = run_->mmio.len;
             e.mmio.is_write = run_->mmio.is_write != 0;
             std::memcpy(e.mmio.data.data(), run_->mmio.data, 8);
+            if (answer) {
+                out.result.events.push_back(e);
+                std::array<std::uint8_t, 8> data{};
+                std::memcpy(data.data(), run_->mmio.data, 8);
+                const bool resumes = (*answer)(e, data);
+                if (!run_->mmio.is_write) std::memcpy(run_->mmio.data, data.data(), 8);
+                if (!resumes) return out;
+                continue;
+            }
             if (!run_->mmio.is_write) {
                 // Translation keeps the offset within a page: a fragment on the access's first
                 // page sits at its page offset minus the access's; one on the next page follows.
@@ -268,6 +277,12 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
         }
         default:
             out.other_exit = exit_name(run_->exit_reason);
+            if (answer) {
+                VcpuEvent e;
+                e.kind = VcpuEvent::Kind::Exit;
+                e.exit = static_cast<Exit>(run_->exit_reason);
+                out.result.events.push_back(e);
+            }
             return out;
         }
     }

@@ -2,7 +2,9 @@
 // one guest access with the backend's guest code and reports the events userspace saw.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -30,6 +32,10 @@ struct AccessOutcome {
     std::optional<std::string> other_exit;
 };
 
+// A VMM's answer to one KVM_EXIT_MMIO, called before KVM_RUN is re-entered: a read's bytes go
+// in `data` (copied to kvm_run->mmio.data). False: no further KVM_RUN for this access.
+using MmioAnswer = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& data)>;
+
 class Vcpu {
 public:
     Vcpu(Fd fd, std::size_t run_size);
@@ -43,8 +49,10 @@ public:
     // KVM_SET_SREGS with these control registers (CS.L set only in long mode): 0 or -errno.
     long set_control_registers(std::uint64_t cr0, std::uint64_t cr3, std::uint64_t cr4, std::uint64_t efer);
     // One access in `context`; a SIGBUS address is reported in the scenario's addresses via
-    // `layout`.
-    AccessOutcome access(const GuestContext& context, const AccessRequest& request, const HostLayout& layout);
+    // `layout`. MMIO reads get request.mmio_reply, or, given `answer`, whatever it supplies for
+    // each exit in turn (kvmtool's loop); with `answer`, an exit outside the model's vocabulary
+    // is also reported as an Exit event carrying its number, so a VMM can die on it.
+    AccessOutcome access(const GuestContext& context, const AccessRequest& request, const HostLayout& layout, const MmioAnswer* answer = nullptr);
 
 private:
     Fd fd_;

@@ -105,6 +105,49 @@ void unreproducible_steps_are_skipped() {
           "kvm_call is skipped as kernel-internal");
 }
 
+
+// The VMM steps run on the kernel through the same code as on the model: the flash's read-only
+// slot comes and goes with its read mode, and each MMIO exit of a load that crosses a page goes
+// to the device that owns it before the next KVM_RUN (kvmtool's loop), nothing skipped.
+void vmm_steps_run_on_the_kernel() {
+    using J = nlohmann::json;
+    const J slot0 = {{"slot", 0}, {"guest_phys_addr", 0}, {"memory_size", "1M"}, {"flags", 0}};
+    const J flash_slot = {{"slot", 1}, {"guest_phys_addr", "0x2000000"}, {"memory_size", "64K"}, {"userspace_addr", "0x7e3010000000"}, {"flags", "0x2"}};
+    const J doc = {
+        {"name", "t"}, {"description", "d"}, {"vm", {{"platform", "pvm"}}},
+        {"host", {{"mmap", {{{"name", "ram"}, {"hva", "0x7e3000000000"}, {"size", "1M"}, {"prot", "rw"}},
+                            {{"name", "flash"}, {"hva", "0x7e3010000000"}, {"size", "64K"}, {"prot", "rw"}, {"flags", {"shared"}}}}}}},
+        {"steps",
+         {{{"op", "host_write"}, {"hva", "flash+0x10"}, {"size", 4}, {"data", "0x5a5a1234"}, {"expect", 0}},
+          {{"op", "vmm_register_mem"}, {"gpa", 0}, {"size", "1M"}, {"hva", "ram"}, {"type", "RAM"}, {"expect", {{"ret", 0}}}},
+          {{"op", "vmm_cfi_flash"}, {"hva", "flash"}, {"file_size", "64K"}, {"expect", {{"ret", 0}, {"memslots", {slot0, flash_slot}}}}},
+          {{"op", "vmm_scratch_device"}, {"gpa", "0x10000000"}, {"size", "4K"}, {"expect", {{"ret", 0}}}},
+          {{"op", "vmm_scratch_device"}, {"gpa", "0x10001000"}, {"size", "4K"}, {"expect", {{"ret", 0}}}},
+          {{"op", "KVM_CREATE_VCPU"}, {"id", 0}, {"expect", 0}},
+          {{"op", "vmm_guest_read"}, {"vcpu", 0}, {"gpa", "0x2000010"}, {"size", 4}, {"expect", {{"data", "0x5a5a1234"}, {"exits", J::array()}}}},
+          {{"op", "vmm_guest_write"}, {"vcpu", 0}, {"gpa", "0x2000000"}, {"size", 4}, {"data", "0x70"},
+           {"expect", {{"exits", {{{"device", "cfi-flash"}, {"is_write", true}}}}, {"memslots", {slot0}}, {"flash", {{"read_mode", "READ_STATUS_REG"}, {"mapped", false}}}}}},
+          {{"op", "vmm_guest_read"}, {"vcpu", 0}, {"gpa", "0x2000010"}, {"size", 4},
+           {"expect", {{"data", "0x800080"}, {"exits", {{{"device", "cfi-flash"}, {"reply", "0x800080"}}}}}}},
+          {{"op", "vmm_guest_write"}, {"vcpu", 0}, {"gpa", "0x2000000"}, {"size", 4}, {"data", "0xff"}, {"expect", {{"memslots", {slot0, flash_slot}}}}},
+          {{"op", "vmm_guest_write"}, {"vcpu", 0}, {"gpa", "0x10000ffc"}, {"size", 4}, {"data", "0xaabbccdd"}, {"expect", {{"completed", true}}}},
+          {{"op", "vmm_guest_write"}, {"vcpu", 0}, {"gpa", "0x10001000"}, {"size", 4}, {"data", "0x11223344"}, {"expect", {{"completed", true}}}},
+          {{"op", "vmm_guest_read"}, {"vcpu", 0}, {"gpa", "0x10000ffe"}, {"size", 4},
+           {"expect", {{"data", "0x3344aabb"}, {"exits", {{{"phys_addr", "0x10000ffe"}, {"len", 2}, {"reply", "0xaabb"}}, {{"phys_addr", "0x10001000"}, {"len", 2}, {"reply", "0x3344"}}}}}}}}}};
+    const auto runs = run(doc);
+    bool all = runs.size() == 1 && !runs[0].setup_error && runs[0].steps.size() == doc["steps"].size();
+    std::string why;
+    if (all)
+        for (std::size_t i = 0; i < runs[0].steps.size(); ++i) {
+            const auto& st = runs[0].steps[i];
+            if (st.skipped || st.difference) {
+                all = false;
+                why += " step " + std::to_string(i) + ": " + (st.skipped ? st.skip_reason : *st.difference);
+            }
+        }
+    check(all, "VMM steps on /dev/kvm: flash slot follows the read mode, each MMIO exit answered by its device in turn" + why);
+}
+
 }  // namespace
 
 int main() {
@@ -117,6 +160,7 @@ int main() {
     exceptions_reach_the_runner();
     relocation_is_consistent();
     unreproducible_steps_are_skipped();
+    vmm_steps_run_on_the_kernel();
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -7,9 +7,9 @@
 
 #include "support/kvm_test.h"
 #include "model/vmm/cfi_flash.h"
+#include "model/vmm/model_host.h"
 #include "model/vmm/scratch_device.h"
 #include "model/vmm/vmm.h"
-#include "model/x86/guest_access.h"
 
 using namespace kvmsim;
 using namespace kvmsim::test;
@@ -20,7 +20,9 @@ constexpr std::uint64_t RAM_HVA = 0x7f0000000000ULL, FLASH_HVA = 0x7f0010000000U
 constexpr std::uint64_t FB = KVM_FLASH_MMIO_BASE;
 
 struct VmmVm : Vm {
-    Vmm vmm{k, mm};
+    ModelVmIoctls ioctls{k};
+    ModelVmmMemory memory{k, mm};
+    Vmm vmm{ioctls, memory};
     kvm_vcpu* vcpu = nullptr;
 
     explicit VmmVm(std::string_view profile = "mainline") : Vm(profile, Platform::Vmx) {
@@ -30,10 +32,7 @@ struct VmmVm : Vm {
         vcpu = k.vcpu(0);
     }
     AccessOutcome access(std::uint64_t gpa, unsigned size, bool write, std::uint64_t data = 0) {
-        const KvmRun run = [&](const VcpuAccess& a) {
-            return x86_guest_access(k, *vcpu, platform_options(Platform::Vmx),
-                                    GuestAccess{.gpa = a.gpa, .size = a.size, .type = a.is_write ? AccessType::Write : AccessType::Read, .data = a.data});
-        };
+        const KvmRun run = model_kvm_run(k, *vcpu, platform_options(Platform::Vmx));
         return vmm.run_access(0, VcpuAccess{.gpa = Gpa(gpa), .size = size, .is_write = write, .data = data}, run);
     }
     bool slot_exists(std::uint16_t id) const { return k.memslots(0).id_to_memslot(id) != nullptr; }
