@@ -4,6 +4,7 @@
 
 #include "model/arm64/guest_access.h"
 #include "model/arm64/lock_memslot.h"
+#include "outcome.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -15,40 +16,6 @@ nlohmann::json ioctl_result(const KvmResult& r) {
     return std::string(to_string(*r.err()));
 }
 
-nlohmann::json event_json(const VcpuEvent& e) {
-    nlohmann::json j;
-    switch (e.kind) {
-    case VcpuEvent::Kind::Exit:
-        j["exit"] = std::string(to_string(e.exit));
-        if (e.exit == Exit::Mmio) {
-            nlohmann::json m = {{"phys_addr", e.mmio.phys_addr.value()}, {"len", e.mmio.len}, {"is_write", e.mmio.is_write}};
-            if (e.mmio.is_write) {
-                std::uint64_t d = 0;
-                std::memcpy(&d, e.mmio.data.data(), e.mmio.len);
-                m["data"] = d;
-            }
-            j["mmio"] = m;
-        }
-        if (e.exit == Exit::ArmNisv) j["arm_nisv"] = {{"esr_iss", e.arm_nisv.esr_iss}, {"fault_ipa", e.arm_nisv.fault_ipa}};
-        break;
-    case VcpuEvent::Kind::RunError:
-        j["errno"] = std::string(to_string(e.error));
-        if (e.memory_fault) {
-            j["exit"] = "KVM_EXIT_MEMORY_FAULT";
-            j["memory_fault"] = {{"gpa", e.memory_fault->gpa.value()}, {"size", e.memory_fault->size}, {"flags", e.memory_fault->flags}};
-        }
-        break;
-    case VcpuEvent::Kind::Signal:
-        j["signal"] = std::string(to_string(e.signal));
-        j["hva"] = e.signal_addr.value();
-        break;
-    case VcpuEvent::Kind::Exception:
-        // vector: ESR_ELx.EC of the injected abort; far: the faulting address.
-        j["exception"] = {{"vector", e.exception.vector}, {"far", e.exception.cr2}};
-        break;
-    }
-    return j;
-}
 
 }  // namespace
 
@@ -122,7 +89,7 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
     a.isv = f.boolean_or("isv", true);
     a.s1ptw = f.boolean_or("s1ptw", false);
     const Arm64GuestAccessResult res = arm64_guest_access(vm_, arch_, *vcpu, a);
-    nlohmann::json j = res.run.events.empty() ? nlohmann::json::object() : event_json(res.run.events.front());
+    nlohmann::json j = res.run.events.empty() ? nlohmann::json::object() : event_json(res.run.events.front(), ExceptionStyle::Arm64);
     if (res.run.completed && a.kind != Arm64AccessKind::Write) j["data"] = res.run.data;
     if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write) j["data"] = a.data;
     j["stage2_fault"] = res.stage2_fault;

@@ -4,7 +4,7 @@
 
 namespace kvmsim::sim {
 
-nlohmann::json event_json(const VcpuEvent& e) {
+nlohmann::json event_json(const VcpuEvent& e, ExceptionStyle style) {
     nlohmann::json j;
     switch (e.kind) {
     case VcpuEvent::Kind::Exit:
@@ -18,6 +18,7 @@ nlohmann::json event_json(const VcpuEvent& e) {
             }
             j["mmio"] = m;
         }
+        if (e.exit == Exit::ArmNisv) j["arm_nisv"] = {{"esr_iss", e.arm_nisv.esr_iss}, {"fault_ipa", e.arm_nisv.fault_ipa}};
         break;
     case VcpuEvent::Kind::RunError:
         j["errno"] = std::string(to_string(e.error));
@@ -31,7 +32,8 @@ nlohmann::json event_json(const VcpuEvent& e) {
         j["hva"] = e.signal_addr.value();
         break;
     case VcpuEvent::Kind::Exception:
-        j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
+        if (style == ExceptionStyle::Arm64) j["exception"] = {{"vector", e.exception.vector}, {"far", e.exception.cr2}};
+        else j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
         break;
     }
     return j;

@@ -10,7 +10,11 @@
 
 namespace kvmsim::sim {
 
-nlohmann::json event_json(const VcpuEvent& e);
+// How an exception the guest takes is written: x86 {vector, error_code, cr2}; arm64 {vector
+// (ESR_ELx.EC of the injected abort), far}.
+enum class ExceptionStyle { X86, Arm64 };
+
+nlohmann::json event_json(const VcpuEvent& e, ExceptionStyle style = ExceptionStyle::X86);
 // The first event that is not plain completion, plus the data of a completed access.
 nlohmann::json guest_access_json(const GuestAccessResult& r, bool is_write, std::uint64_t written);
 
