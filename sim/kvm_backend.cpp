@@ -313,8 +313,23 @@ private:
         throw Skip{"op " + op + " is not supported by the kvm backend"};
     }
 
+    // Whether [start, start + len), in this process's addresses, holds nothing but the scenario's
+    // span and unmapped space: only the part outside the span can belong to this process.
+    bool only_scenario_memory(std::uint64_t start, std::uint64_t len) const {
+        const std::uint64_t end = start + len;
+        const auto [span_lo, span_hi] = layout_.span();
+        const std::uint64_t real_lo = span_lo + static_cast<std::uint64_t>(layout_.delta()), real_hi = span_hi + static_cast<std::uint64_t>(layout_.delta());
+        const bool below = start >= real_lo || nothing_mapped(start, std::min(end, real_lo) - start);
+        const bool above = end <= real_hi || nothing_mapped(std::max(start, real_hi), end - std::max(start, real_hi));
+        return below && above;
+    }
+
+    // A host syscall may reach past the span only into space where this process has nothing.
     void require_in_span(std::uint64_t hva, std::uint64_t size) const {
-        if (!layout_.in_span(hva, size))
+        // Relocation moves only the span, so outside it a scenario address means what it says
+        // only where nothing moved.
+        const bool anchored = !layout_.relocated() || (layout_.in_span(hva, 0) && hva != layout_.span().second);
+        if (!layout_.in_span(hva, size) && !(anchored && size <= (1ull << 40) && hva + size >= hva && only_scenario_memory(layout_.to_real(hva), size)))
             throw Skip{"the range " + hex(hva) + "+" + hex(size) + " leaves the scenario's host mappings; the backend does not touch the rest of its own process"};
     }
 
@@ -392,14 +407,8 @@ private:
             std::uint64_t lo = rec.gpa, hi = rec.gpa + rec.size;
             if (gpa) lo = std::max(lo, *gpa), hi = std::min(hi, *gpa + size);
             if ((slot >> 16) != 0 || lo >= hi) continue;
-            // In this process's addresses (the kernel got to_real(uaddr)); only the part outside
-            // the span can belong to this process.
-            const std::uint64_t start = layout_.to_real(rec.uaddr) + (lo - rec.gpa), end = start + (hi - lo);
-            const auto [span_lo, span_hi] = layout_.span();
-            const std::uint64_t real_lo = span_lo + static_cast<std::uint64_t>(layout_.delta()), real_hi = span_hi + static_cast<std::uint64_t>(layout_.delta());
-            const bool below_safe = start >= real_lo || nothing_mapped(start, std::min(end, real_lo) - start);
-            const bool above_safe = end <= real_hi || nothing_mapped(std::max(start, real_hi), end - std::max(start, real_hi));
-            if (!below_safe || !above_safe)
+            // In this process's addresses: the kernel got to_real(uaddr).
+            if (!only_scenario_memory(layout_.to_real(rec.uaddr) + (lo - rec.gpa), hi - lo))
                 throw Skip{"a guest access whose slot points outside the scenario's host mappings would reach the backend's own memory"};
         }
     }

@@ -69,7 +69,8 @@ private:
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
     HostPage& fault_in(Hva page);
     void split_at(Hva hva);
-    [[nodiscard]] bool range_fully_mapped(Hva start, Hva end) const;
+    // The end of the gap-free run of VMAs from `start` (start itself if it is unmapped), at most end.
+    [[nodiscard]] Hva mapped_prefix_end(Hva start, Hva end) const;
 
     std::map<std::uint64_t, vm_area_struct> vmas_;             // by vm_start
     std::unordered_map<std::uint64_t, HostPage> pages_;         // by page-aligned hva
