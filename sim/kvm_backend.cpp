@@ -5,9 +5,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
-#include <fstream>
 #include <cstring>
 #include <map>
 
@@ -91,13 +88,13 @@ public:
         run_size_ = static_cast<std::size_t>(std::max(0L, raw_ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0)));
         maxphyaddr_ = guest_maxphyaddr(kvm_);
         if (auto err = layout_.place(scenario)) throw ScenarioError("/host", "the kvm backend cannot place the host mappings: " + *err);
-        if (layout_.relocated())
+        if (layout_.relocated()) {
             trace_.emit("mmap", [&] {
                 return "the scenario's hvas are taken in this process: mappings placed at hva + " + hex(static_cast<std::uint64_t>(layout_.delta()));
             });
-        if (layout_.relocated())
             notes_.push_back("host mappings relocated: every scenario hva in [" + hex(layout_.span().first) + ", " + hex(layout_.span().second) +
                              ") is at hva + " + hex(static_cast<std::uint64_t>(layout_.delta())) + " in this process");
+        }
         plan_private_region(scenario);
         plan_alias_index(scenario);
         vmm_ = std::make_unique<VmmSteps>(std::make_unique<KvmVmmHost>(vm_, layout_, slots_, [this](std::uint32_t id) { return vmm_vcpu_run(id); }));
@@ -314,23 +311,12 @@ private:
         throw Skip{"op " + op + " is not supported by the kvm backend"};
     }
 
-    // Whether [start, start + len), in this process's addresses, holds nothing but the scenario's
-    // span and unmapped space: only the part outside the span can belong to this process.
-    bool only_scenario_memory(std::uint64_t start, std::uint64_t len) const {
-        const std::uint64_t end = start + len;
-        const auto [span_lo, span_hi] = layout_.span();
-        const std::uint64_t real_lo = span_lo + static_cast<std::uint64_t>(layout_.delta()), real_hi = span_hi + static_cast<std::uint64_t>(layout_.delta());
-        const bool below = start >= real_lo || nothing_mapped(start, std::min(end, real_lo) - start);
-        const bool above = end <= real_hi || nothing_mapped(std::max(start, real_hi), end - std::max(start, real_hi));
-        return below && above;
-    }
-
     // A host syscall may reach past the span only into space where this process has nothing.
     void require_in_span(std::uint64_t hva, std::uint64_t size) const {
         // Relocation moves only the span, so outside it a scenario address means what it says
         // only where nothing moved.
         const bool anchored = !layout_.relocated() || (layout_.in_span(hva, 0) && hva != layout_.span().second);
-        if (!layout_.in_span(hva, size) && !(anchored && size <= (1ull << 40) && hva + size >= hva && only_scenario_memory(layout_.to_real(hva), size)))
+        if (!layout_.in_span(hva, size) && !(anchored && size <= (1ull << 40) && hva + size >= hva && layout_.only_span_or_unmapped(layout_.to_real(hva), size)))
             throw Skip{"the range " + hex(hva) + "+" + hex(size) + " leaves the scenario's host mappings; the backend does not touch the rest of its own process"};
     }
 
@@ -409,7 +395,7 @@ private:
             if (gpa) lo = std::max(lo, *gpa), hi = std::min(hi, *gpa + size);
             if ((slot >> 16) != 0 || lo >= hi) continue;
             // In this process's addresses: the kernel got to_real(uaddr).
-            if (!only_scenario_memory(layout_.to_real(rec.uaddr) + (lo - rec.gpa), hi - lo))
+            if (!layout_.only_span_or_unmapped(layout_.to_real(rec.uaddr) + (lo - rec.gpa), hi - lo))
                 throw Skip{"a guest access whose slot points outside the scenario's host mappings would reach the backend's own memory"};
         }
     }
@@ -573,19 +559,6 @@ private:
         if (st.op == "vmm_register_mem" || st.op == "vmm_scratch_device") add(f.u64("gpa"), f.u64("size"));
         if (st.op == "vmm_cfi_flash") add(f.u64_or("base", vmm::KVM_FLASH_MMIO_BASE), vmm::CfiFlash::flash_size(f.u64("file_size")));
         if (st.op == "vmm_guest_read" || st.op == "vmm_guest_write") add(f.u64("gpa") & ~(kPage - 1), 2 * kPage);
-    }
-
-    // True when no mapping of this process meets [start, start + len): a guest access through a
-    // slot there finds nothing, as in the scenario, and cannot touch the backend's memory.
-    static bool nothing_mapped(std::uint64_t start, std::uint64_t len) {
-        std::ifstream maps("/proc/self/maps");
-        std::string line;
-        while (std::getline(maps, line)) {
-            std::uint64_t lo = 0, hi = 0;
-            if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2) return false;
-            if (lo < start + len && hi > start) return false;
-        }
-        return true;
     }
 
     nlohmann::json host_access(const StepFields& f, bool write) {

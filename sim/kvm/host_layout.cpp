@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <cerrno>
 
 #include "../fields.h"
@@ -82,6 +86,25 @@ void HostLayout::release() {
 }
 
 bool HostLayout::in_span(std::uint64_t hva, std::uint64_t len) const { return hva >= lo_ && hva <= hi_ && len <= hi_ - hva; }
+
+bool HostLayout::nothing_mapped(std::uint64_t start, std::uint64_t len) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        std::uint64_t lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2) return false;
+        if (lo < start + len && hi > start) return false;
+    }
+    return true;
+}
+
+bool HostLayout::only_span_or_unmapped(std::uint64_t start, std::uint64_t len) const {
+    const std::uint64_t end = start + len;
+    const std::uint64_t real_lo = lo_ + static_cast<std::uint64_t>(delta_), real_hi = hi_ + static_cast<std::uint64_t>(delta_);
+    const bool below = start >= real_lo || nothing_mapped(start, std::min(end, real_lo) - start);
+    const bool above = end <= real_hi || nothing_mapped(std::max(start, real_hi), end - std::max(start, real_hi));
+    return below && above;
+}
 
 std::uint64_t HostLayout::to_real(std::uint64_t hva) const {
     return hva >= lo_ && hva < hi_ ? hva + static_cast<std::uint64_t>(delta_) : hva;

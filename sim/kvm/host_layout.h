@@ -39,6 +39,12 @@ public:
     // made and still holds: gaps in the span may belong to the rest of the process.
     [[nodiscard]] bool owns(std::uint64_t hva, std::uint64_t len) const;
 
+    // Whether [start, start + len), in this process's addresses, holds nothing but the span and
+    // unmapped space: only what lies outside the span can belong to this process.
+    [[nodiscard]] bool only_span_or_unmapped(std::uint64_t start, std::uint64_t len) const;
+    // True when no mapping of this process meets [start, start + len) (/proc/self/maps).
+    [[nodiscard]] static bool nothing_mapped(std::uint64_t start, std::uint64_t len);
+
     // The syscalls, at scenario addresses: 0 or the positive errno.
     int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags);
     int munmap(std::uint64_t hva, std::uint64_t size);
