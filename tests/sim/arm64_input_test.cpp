@@ -2,6 +2,7 @@
 // refused elsewhere, and the arm64 extensions report bad values at their JSON path.
 #include <doctest/doctest.h>
 
+#include "support/scenario_test.h"
 #include "sim/backend.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
@@ -17,16 +18,7 @@ json scenario(const std::string& arch, const json& steps, const json& extra = js
     return d;
 }
 
-std::string error_path(const json& doc) {
-    try {
-        (void)parse_scenario(doc, "test.json");
-    } catch (const ScenarioError& e) {
-        INFO(e.what());
-        return e.path();
-    }
-    FAIL("parse_scenario accepted " << doc.dump().substr(0, 300));
-    return "<accepted>";
-}
+using kvmsim::test::error_path;
 
 const json kVcpu = json::array({{{"op", "KVM_CREATE_VCPU"}, {"id", 0}}});
 

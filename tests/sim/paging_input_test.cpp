@@ -3,6 +3,7 @@
 // error, never a crash.
 #include <doctest/doctest.h>
 
+#include "support/scenario_test.h"
 #include "sim/backend.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
@@ -27,16 +28,7 @@ json builder(const json& map) {
     return {{"op", "build_page_tables"}, {"mode", "4-level"}, {"root", "0x100000"}, {"pool", "0x101000"}, {"pool_size", "64K"}, {"map", map}};
 }
 
-std::string error_path(const json& doc) {
-    try {
-        (void)parse_scenario(doc, "test.json");
-    } catch (const ScenarioError& e) {
-        INFO(e.what());
-        return e.path();
-    }
-    FAIL("parse_scenario accepted " << doc.dump().substr(0, 300));
-    return "<accepted>";
-}
+using kvmsim::test::error_path;
 
 }  // namespace
 
