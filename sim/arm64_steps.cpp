@@ -11,11 +11,6 @@ namespace {
 
 constexpr std::uint64_t kMaxRlimitMemlock = 4ULL << 30;  // keeps a lock's pin loop bounded
 
-nlohmann::json ioctl_result(const KvmResult& r) {
-    if (r.is_ok()) return r.value();
-    return std::string(to_string(*r.err()));
-}
-
 
 }  // namespace
 
@@ -45,7 +40,7 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
         }
         return r;
     }
-    if (op == "KVM_ENABLE_CAP") return ioctl_result(vm_.enable_cap(resolve_cap(f), f.enable_cap_flags("flags"), f.args("args")));
+    if (op == "KVM_ENABLE_CAP") return result_json(vm_.enable_cap(resolve_cap(f), f.enable_cap_flags("flags"), f.args("args")));
     if (op == "KVM_CREATE_VM") {
         const Arm64VmTypeResult r = kvm_arch_init_vm(vm_.profile(), arch_.host(), f.u64("type"));
         vm_.trace().emit("kvm_arch_init_vm", [&] { return r.type ? std::string("accepted (this VM is not the scenario's)") : std::string(r.why); });
@@ -54,7 +49,7 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
     if (op == "KVM_ARM_VCPU_INIT") {
         kvm_vcpu* vcpu = vm_.vcpu(f.u32("vcpu"));
         if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
-        return ioctl_result(kvm_arch_vcpu_ioctl_vcpu_init(vm_, arch_, *vcpu));
+        return result_json(kvm_arch_vcpu_ioctl_vcpu_init(vm_, arch_, *vcpu));
     }
     if (op == "vcpu_busy") {
         if (!vm_.vcpu(f.u32("vcpu"))) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")));

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "fields.h"
 #include "kvm/fd.h"
+#include "model/x86/platform.h"
 #include "kvm/guest_image.h"
 #include "kvm/host_layout.h"
 #include "kvm/host_platform.h"
@@ -35,13 +36,11 @@ nlohmann::json errno_json(long r) {
     return "errno " + std::to_string(-r);
 }
 
-// What KVM_CREATE_VM takes for the contract's VM types (KVM_X86_*_VM, include/uapi/asm/kvm.h).
+// What KVM_CREATE_VM takes for the contract's VM type: the model's UAPI mapping.
 std::optional<unsigned long> vm_type_number(const std::string& type) {
-    if (type == "default") return 0;
-    if (type == "sev-es") return 3;
-    if (type == "snp") return 4;
-    if (type == "tdx") return 5;
-    return std::nullopt;
+    const auto t = vm_type_from_string(type);
+    if (!t) return std::nullopt;
+    return static_cast<unsigned long>(kvm_x86_vm_type(*t));
 }
 
 struct Interval {

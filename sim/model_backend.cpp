@@ -15,11 +15,6 @@
 namespace kvmsim::sim {
 namespace {
 
-nlohmann::json ioctl_json(const KvmResult& r) {
-    if (r.is_ok()) return r.value();
-    return std::string(to_string(*r.err()));
-}
-
 Prot to_prot(std::uint32_t bits) { return Prot{.read = (bits & 1) != 0, .write = (bits & 2) != 0, .exec = (bits & 4) != 0}; }
 
 MappingKind to_kind(const std::vector<std::string>& flags) {
@@ -91,28 +86,28 @@ private:
         if (op == "KVM_CHECK_EXTENSION")
             return kvm_->check_extension(static_cast<Cap>(f.cap("cap")), f.string_or("fd", "vm") == "system" ? CheckOn::SystemFd : CheckOn::VmFd);
         if (op == "KVM_SET_USER_MEMORY_REGION")
-            return ioctl_json(kvm_->set_user_memory_region({f.u32("slot"), f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), f.hva("userspace_addr")}));
+            return result_json(kvm_->set_user_memory_region({f.u32("slot"), f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), f.hva("userspace_addr")}));
         if (op == "KVM_GET_DIRTY_LOG") return dirty_log(f);
         if (op == "KVM_CLEAR_DIRTY_LOG") return clear_dirty_log(f);
-        if (op == "KVM_CREATE_VCPU") return ioctl_json(kvm_->create_vcpu(f.u32("id")));
-        if (op == "KVM_ENABLE_CAP") return ioctl_json(kvm_->enable_cap(static_cast<Cap>(f.cap("cap")), f.enable_cap_flags("flags"), f.args("args")));
+        if (op == "KVM_CREATE_VCPU") return result_json(kvm_->create_vcpu(f.u32("id")));
+        if (op == "KVM_ENABLE_CAP") return result_json(kvm_->enable_cap(static_cast<Cap>(f.cap("cap")), f.enable_cap_flags("flags"), f.args("args")));
         if (op == "guest_read" || op == "guest_write") return guest_access(step, f);
         if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
         if (op == "host_mmap")
-            return ioctl_json(mm_->mmap(Hva(f.u64("hva")), f.u64("size"), to_prot(f.prot("prot")), to_kind(f.string_list("flags")), f.string("name")));
+            return result_json(mm_->mmap(Hva(f.u64("hva")), f.u64("size"), to_prot(f.prot("prot")), to_kind(f.string_list("flags")), f.string("name")));
         if (op == "host_munmap") {
             const Hva start(f.hva("hva"));
             kvm_->mmu_notifier_invalidate_range(start, start + f.u64("size"));
-            return ioctl_json(mm_->munmap(start, f.u64("size")));
+            return result_json(mm_->munmap(start, f.u64("size")));
         }
         if (op == "host_mprotect") {
             const Hva start(f.hva("hva"));
             kvm_->mmu_notifier_invalidate_range(start, start + f.u64("size"));
-            return ioctl_json(mm_->mprotect(start, f.u64("size"), to_prot(f.prot("prot"))));
+            return result_json(mm_->mprotect(start, f.u64("size"), to_prot(f.prot("prot"))));
         }
         if (op == "host_poison") {
             if (!platform_options(platform_).hwpoison_injection) return std::string("EINVAL");  // probed on the PVM hosts
-            return ioctl_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
+            return result_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
         if (op == "kvm_call") return kvm_call(f);
         if (arm64_ && (is_vmm_op(op) || op == "KVM_SET_SREGS" || op == "build_page_tables" || op == "guest_fetch"))
@@ -126,7 +121,7 @@ private:
 
     nlohmann::json dirty_log(const StepFields& f) {
         const DirtyLog log = kvm_->get_dirty_log(f.u32("slot"));
-        if (!log.result.is_ok()) return ioctl_json(log.result);
+        if (!log.result.is_ok()) return result_json(log.result);
         nlohmann::json pages = nlohmann::json::array();
         for (std::size_t w = 0; w < log.bitmap.size(); ++w)
             for (unsigned b = 0; b < 64; ++b)
@@ -143,7 +138,7 @@ private:
             for (std::uint64_t p : f.number_list("pages"))
                 if (p < num) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
         }
-        return ioctl_json(kvm_->clear_dirty_log(f.u32("slot"), f.u64("first_page"), num, bitmap));
+        return result_json(kvm_->clear_dirty_log(f.u32("slot"), f.u64("first_page"), num, bitmap));
     }
 
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
@@ -202,10 +197,10 @@ private:
             const std::uint64_t v = f.data("data", size);
             std::memcpy(buf.data(), &v, 8);
             const KvmResult r = kvm_write_guest(*kvm_, Gpa(f.u64("gpa")), std::span<const std::uint8_t>(buf.data(), size));
-            return {{"ret", ioctl_json(r)}};
+            return {{"ret", result_json(r)}};
         }
         const KvmResult r = kvm_read_guest(*kvm_, Gpa(f.u64("gpa")), std::span(buf.data(), size));
-        if (!r.is_ok()) return {{"ret", ioctl_json(r)}};
+        if (!r.is_ok()) return {{"ret", result_json(r)}};
         std::uint64_t v = 0;
         std::memcpy(&v, buf.data(), size);
         return {{"ret", 0}, {"data", v}};

@@ -4,6 +4,11 @@
 
 namespace kvmsim::sim {
 
+nlohmann::json result_json(const KvmResult& r) {
+    if (r.is_ok()) return r.value();
+    return std::string(to_string(*r.err()));
+}
+
 nlohmann::json event_json(const VcpuEvent& e, ExceptionStyle style) {
     nlohmann::json j;
     switch (e.kind) {

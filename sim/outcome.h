@@ -7,8 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "model/kvm/run.h"
+#include "model/result.h"
 
 namespace kvmsim::sim {
+
+// An ioctl's result in the scenario's words: its value, or the errno's name.
+nlohmann::json result_json(const KvmResult& r);
 
 // How an exception the guest takes is written: x86 {vector, error_code, cr2}; arm64 {vector
 // (ESR_ELx.EC of the injected abort), far}.

@@ -7,6 +7,7 @@
 #include "model/vmm/cfi_flash.h"
 #include "model/vmm/model_host.h"
 #include "model/vmm/scratch_device.h"
+#include "outcome.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -26,11 +27,6 @@ vmm::MemType mem_type(const StepFields& f, const char* key) {
     const auto t = vmm::mem_type_from_string(f.string(key));
     if (!t) throw ScenarioError(f.path(key), "expected a kvmtool bank type: RAM, DEVICE, RESERVED, READONLY, ALL joined with '|' (\"RAM|READONLY\"), or a number");
     return *t;
-}
-
-nlohmann::json ret_json(const KvmResult& r) {
-    if (r.is_ok()) return r.value();
-    return std::string(to_string(*r.err()));
 }
 
 std::uint64_t bytes_value(const std::array<std::uint8_t, 8>& b, std::uint32_t len) {
@@ -183,8 +179,8 @@ private:
     nlohmann::json dispatch(const Step& step, const StepFields& f) {
         const std::string& op = step.op;
         if (op == "vmm_register_mem")
-            return {{"ret", ret_json(vmm_.banks().register_mem(Gpa(f.u64("gpa")), f.u64("size"), Hva(f.hva("hva")), mem_type(f, "type")))}};
-        if (op == "vmm_destroy_mem") return {{"ret", ret_json(vmm_.banks().destroy_mem(Gpa(f.u64("gpa")), f.u64("size"), Hva(f.hva("hva"))))}};
+            return {{"ret", result_json(vmm_.banks().register_mem(Gpa(f.u64("gpa")), f.u64("size"), Hva(f.hva("hva")), mem_type(f, "type")))}};
+        if (op == "vmm_destroy_mem") return {{"ret", result_json(vmm_.banks().destroy_mem(Gpa(f.u64("gpa")), f.u64("size"), Hva(f.hva("hva"))))}};
         if (op == "vmm_mem_banks") {
             nlohmann::json lines = nlohmann::json::array();
             std::istringstream in(vmm_.banks().listing(f.has("type") ? mem_type(f, "type") : vmm::memtype::All));
@@ -198,7 +194,7 @@ private:
         }
         if (op == "vmm_scratch_device") {
             auto& dev = vmm_.add_device(std::make_unique<vmm::ScratchDevice>(Gpa(f.u64("gpa"))));
-            return {{"ret", ret_json(vmm_.mmio_bus().register_mmio(Gpa(f.u64("gpa")), f.u64("size"), dev))}};
+            return {{"ret", result_json(vmm_.mmio_bus().register_mmio(Gpa(f.u64("gpa")), f.u64("size"), dev))}};
         }
         if (op == "vmm_cfi_flash") return cfi_flash(step, f);
         return guest_access(step, f);
@@ -219,7 +215,7 @@ private:
         vmm::CfiFlash* dev = nullptr;
         const KvmResult r = vmm::CfiFlash::create(vmm_, c, &dev);
         flash_ = dev;
-        return {{"ret", ret_json(r)}, {"size", size}};
+        return {{"ret", result_json(r)}, {"size", size}};
     }
 
     nlohmann::json guest_access(const Step& step, const StepFields& f) {

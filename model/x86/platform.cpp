@@ -55,4 +55,15 @@ bool platform_supports(Platform p, VmType t) {
     return false;
 }
 
+// KVM_X86_DEFAULT_VM, KVM_X86_SEV_ES_VM, KVM_X86_SNP_VM, KVM_X86_TDX_VM (arch/x86/include/uapi/asm/kvm.h)
+int kvm_x86_vm_type(VmType t) {
+    switch (t) {
+    case VmType::Default: return 0;
+    case VmType::SevEs: return 3;
+    case VmType::Snp: return 4;
+    case VmType::Tdx: return 5;
+    }
+    return 0;
+}
+
 }  // namespace kvmsim

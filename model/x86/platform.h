@@ -30,6 +30,8 @@ struct PlatformOptions {
 [[nodiscard]] std::optional<Platform> platform_from_string(std::string_view name);
 [[nodiscard]] std::string_view to_string(VmType t);
 [[nodiscard]] std::optional<VmType> vm_type_from_string(std::string_view name);
+// The UAPI number KVM_CREATE_VM takes for the type (KVM_X86_*_VM).
+[[nodiscard]] int kvm_x86_vm_type(VmType t);
 // Whether KVM_CREATE_VM accepts the type on this platform (KVM_CAP_VM_TYPES).
 [[nodiscard]] bool platform_supports(Platform p, VmType t);
 

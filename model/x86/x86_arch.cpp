@@ -34,18 +34,6 @@ unsigned X86Arch::max_nr_address_spaces(const Profile& profile) const {
 // protected (SEV-ES, SNP, TDX) cannot have its trapped writes emulated.
 bool X86Arch::has_readonly_mem(const Profile&) const { return !has_protected_state(); }
 
-namespace {
-// KVM_X86_DEFAULT_VM, KVM_X86_SEV_ES_VM, KVM_X86_SNP_VM, KVM_X86_TDX_VM (arch/x86/include/uapi/asm/kvm.h)
-int kvm_x86_vm_type(VmType t) {
-    switch (t) {
-    case VmType::Default: return 0;
-    case VmType::SevEs: return 3;
-    case VmType::Snp: return 4;
-    case VmType::Tdx: return 5;
-    }
-    return 0;
-}
-}  // namespace
 
 // models kvm_vm_ioctl_check_extension(), arch/x86/kvm/x86.c (the memory-related answers)
 std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bool vm_fd) const {
