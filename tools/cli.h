@@ -5,8 +5,11 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "sim/scenario.h"
 
 namespace kvmsim::cli {
 
@@ -45,6 +48,18 @@ inline boost::program_options::variables_map parse_command(const boost::program_
     po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
     po::notify(vm);
     return vm;
+}
+
+// Loads a scenario; a file that breaks the format is reported on stderr ("FILE: PATH: what")
+// and gives nullopt, with the message in *error when asked for.
+inline std::optional<sim::Scenario> load_reporting(const std::string& file, std::string* error = nullptr) {
+    try {
+        return sim::load_scenario(file);
+    } catch (const sim::ScenarioError& e) {
+        std::cerr << file << ": " << e.what() << "\n";
+        if (error) *error = e.what();
+        return std::nullopt;
+    }
 }
 
 // Patch toggle names given on the command line must exist.

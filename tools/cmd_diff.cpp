@@ -52,14 +52,12 @@ int cmd_diff(const std::vector<std::string>& args) {
     std::size_t scenarios = 0;
     nlohmann::json out = {{"platform", platform}, {"disagreements", nlohmann::json::array()}};
     for (const auto& file : collect(paths, bad_input)) {
-        Scenario s;
-        try {
-            s = load_scenario(file);
-        } catch (const ScenarioError& e) {
-            std::cerr << file << ": " << e.what() << "\n";
+        const auto loaded = load_reporting(file);
+        if (!loaded) {
             bad_input = true;
             continue;
         }
+        const Scenario& s = *loaded;
         ++scenarios;
         const DiffReport d = diff_scenario(s, *model, *kernel, platform);
         for (const auto& x : d.disagreements) {

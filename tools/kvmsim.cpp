@@ -57,15 +57,14 @@ int cmd_run(const std::vector<std::string>& args) {
     nlohmann::json out = nlohmann::json::array();
     auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
     for (const auto& file : collect(paths, bad_input)) {
-        Scenario s;
-        try {
-            s = load_scenario(file);
-        } catch (const ScenarioError& e) {
-            std::cerr << file << ": " << e.what() << "\n";
+        std::string error;
+        const auto loaded = load_reporting(file, &error);
+        if (!loaded) {
             bad_input = true;
-            if (json) out.push_back({{"file", file}, {"error", e.what()}});
+            if (json) out.push_back({{"file", file}, {"error", error}});
             continue;
         }
+        const Scenario& s = *loaded;
         RunOptions options;
         options.kernel = kernel;
         options.apply = apply;
@@ -124,13 +123,9 @@ int cmd_explain(const std::vector<std::string>& args) {
         kernel = vm["kernel"].as<std::string>();
         if (!find_profile(*kernel)) throw po::error("unknown kernel profile \"" + *kernel + "\"");
     }
-    Scenario s;
-    try {
-        s = load_scenario(paths[0]);
-    } catch (const ScenarioError& e) {
-        std::cerr << paths[0] << ": " << e.what() << "\n";
-        return kExitBadInput;
-    }
+    const auto loaded = load_reporting(paths[0]);
+    if (!loaded) return kExitBadInput;
+    const Scenario& s = *loaded;
     if (backend_name != "model" && backend_name != "kvm") throw po::error("unknown backend \"" + backend_name + "\" (model or kvm)");
     std::cout << s.name << "\n\n" << s.description << "\n";
     auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
@@ -166,13 +161,8 @@ int cmd_validate(const std::vector<std::string>& args) {
     if (paths.empty()) throw po::error("no scenario given");
     bool bad = false;
     for (const auto& file : collect(paths, bad)) {
-        try {
-            (void)load_scenario(file);
-            std::cout << "ok " << file << "\n";
-        } catch (const ScenarioError& e) {
-            std::cerr << file << ": " << e.what() << "\n";
-            bad = true;
-        }
+        if (load_reporting(file)) std::cout << "ok " << file << "\n";
+        else bad = true;
     }
     return bad ? kExitBadInput : kExitOk;
 }
