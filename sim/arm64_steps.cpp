@@ -15,7 +15,8 @@ constexpr std::uint64_t kMaxRlimitMemlock = 4ULL << 30;  // keeps a lock's pin l
 }  // namespace
 
 std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm) {
-    const Arm64HostOptions host = arm64_host_options(*arm64_platform_from_string(scenario.platform));
+    Arm64HostOptions host = arm64_host_options(*arm64_platform_from_string(scenario.platform));
+    if (scenario.host_pins.online_cpus) host.online_cpus = *scenario.host_pins.online_cpus;
     const std::uint64_t type = arm64_vm_type_word(profile, scenario.realm, scenario.ipa_bits);
     const Arm64VmTypeResult r = kvm_arch_init_vm(profile, host, type);
     if (!r.type)

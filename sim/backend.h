@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/host/host_description.h"
 #include "model/trace.h"
 #include "scenario.h"
 
@@ -22,6 +23,9 @@ struct RunConfig {
     // Runs the model on this platform instead of the scenario's (the host's, when comparing
     // with the real kernel).
     std::optional<std::string> platform;
+    // The host description of the machine compared with (probed by the kvm backend); the
+    // scenario's vm.host pins apply over it. Unset: the documented defaults.
+    std::optional<HostDescription> host;
 };
 
 struct StepResult {

@@ -26,10 +26,12 @@ void DiffReport::add(const DiffReport& o) {
     notes.insert(notes.end(), o.notes.begin(), o.notes.end());
 }
 
-DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform) {
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform,
+                         const std::optional<HostDescription>& host) {
     DiffReport d;
     RunOptions mo;
     mo.platform = model_platform;
+    mo.host = host;
     // A broken invariant inside either side (a model bug) is a disagreement to report and
     // shrink like any other, not the end of a differential run.
     std::vector<KernelRun> mruns, kruns;

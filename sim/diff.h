@@ -28,7 +28,8 @@ struct DiffReport {
 };
 
 // The model runs on `model_platform` whatever the scenario names: the platform of the machine
-// whose kernel is the other side.
-DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform);
+// whose kernel is the other side, described by `host` (the scenario's vm.host pins apply over it).
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform,
+                         const std::optional<HostDescription>& host = std::nullopt);
 
 }  // namespace kvmsim::sim

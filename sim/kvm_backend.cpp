@@ -140,6 +140,8 @@ private:
         if (c.profile != "mainline") return "kernel profile " + c.profile + " exists only in the model; this host runs Linux " + host_.kernel;
         if (!c.apply.empty() || !c.revert.empty()) return "patch toggles cannot be applied to the running kernel";
         if (!vm_type_number(s.vm_type)) return "VM type \"" + s.vm_type + "\" has no KVM_CREATE_VM number known to the backend";
+        // A scenario pinned to another host's configuration would fail here for that reason alone.
+        if (auto why = pin_conflict(s.host_pins, host_.description)) return *why;
         for (const auto& m : s.mmaps)
             if (std::find(m.flags.begin(), m.flags.end(), "pfnmap") != m.flags.end())
                 return "a VM_PFNMAP host mapping needs a device driver's mmap; the backend cannot create one";

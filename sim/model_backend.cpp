@@ -55,7 +55,7 @@ public:
         if (!platform_supports(platform_, type))
             throw ScenarioError("/vm/type", "KVM_CREATE_VM: EINVAL: VM type \"" + scenario.vm_type + "\" is not supported on platform \"" + scenario.platform + "\"");
         mm_ = std::make_unique<HostMm>();
-        kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type));
+        kvm_ = std::make_unique<kvm>(*mm_, profile, std::make_unique<X86Arch>(platform_, type, pinned(config.host.value_or(HostDescription{}), scenario.host_pins)));
         kvm_->trace().enable(config.trace);
         vmm_ = std::make_unique<VmmSteps>(*kvm_, *mm_, platform_);
         map_host(scenario);

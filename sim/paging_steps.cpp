@@ -112,7 +112,7 @@ nlohmann::json PagingSteps::set_sregs(kvm& k, Platform platform, const Step& ste
         std::array<std::uint64_t, 4> pdpte{};
         const Gpa base((s.cr3 & 0xffffffe0u));
         const KvmResult r = kvm_vcpu_read_guest(k, *vcpu, base, std::span(reinterpret_cast<std::uint8_t*>(pdpte.data()), sizeof pdpte));
-        const GuestCpuid c = guest_cpuid(platform);
+        const GuestCpuid c = guest_cpuid(platform, host_of(k));
         const std::uint64_t rsvd = (~std::uint64_t{0} << c.maxphyaddr) | 0x1e6;  // bits maxphyaddr..63, 5..8, 1..2
         bool valid = r.is_ok();
         for (std::uint64_t e : pdpte)

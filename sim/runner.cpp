@@ -101,7 +101,7 @@ std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const R
     for (const std::string& profile : kernels) {
         KernelRun run;
         run.profile = profile;
-        RunConfig config{profile, s.apply, s.revert, options.trace, options.platform};
+        RunConfig config{profile, s.apply, s.revert, options.trace, options.platform, options.host};
         config.apply.insert(config.apply.end(), options.apply.begin(), options.apply.end());
         config.revert.insert(config.revert.end(), options.revert.begin(), options.revert.end());
         try {

@@ -33,6 +33,7 @@ struct RunOptions {
     std::vector<std::string> revert;
     bool trace = false;
     std::optional<std::string> platform;  // see RunConfig::platform
+    std::optional<HostDescription> host;  // see RunConfig::host
 };
 
 std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const RunOptions& options);

@@ -243,7 +243,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     if (s.arch == "arm64") s.platform = "rme";
     if (doc.contains("vm") && s.arch == "arm64") {
         const auto& vm = doc.at("vm");
-        check_keys(vm, "/vm", {"type", "platform", "realm", "ipa_bits"});
+        check_keys(vm, "/vm", {"type", "platform", "realm", "ipa_bits", "host"});
         s.vm_type = str_field(vm, "type", "/vm", false, "default");
         if (s.vm_type != "default" && s.vm_type != "realm")
             throw ScenarioError("/vm/type", "arm64 VM types are \"default\" and \"realm\" (or \"realm\": true), got \"" + s.vm_type + "\"");
@@ -258,12 +258,13 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         if (vm.contains("ipa_bits")) s.ipa_bits = static_cast<std::uint32_t>(parse_number(vm.at("ipa_bits"), "/vm/ipa_bits", 0xff));
     } else if (doc.contains("vm")) {
         const auto& vm = doc.at("vm");
-        check_keys(vm, "/vm", {"type", "platform"});
+        check_keys(vm, "/vm", {"type", "platform", "host"});
         s.vm_type = str_field(vm, "type", "/vm", false, "default");
         s.platform = str_field(vm, "platform", "/vm", false, "vmx");
         if (!vm_type_from_string(s.vm_type)) throw ScenarioError("/vm/type", "unknown VM type \"" + s.vm_type + "\" (default, sev-es, snp, tdx)");
         if (!platform_from_string(s.platform)) throw ScenarioError("/vm/platform", "unknown platform \"" + s.platform + "\" (vmx, svm, vmx-shadow, pvm)");
     }
+    if (doc.contains("vm") && doc.at("vm").contains("host")) s.host_pins = parse_host_pins(doc.at("vm").at("host"), "/vm/host");
     if (doc.contains("host")) {
         const auto& host = doc.at("host");
         check_keys(host, "/host", {"mmap"});

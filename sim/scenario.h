@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host_description.h"
+
 #include "value.h"
 
 namespace kvmsim::sim {
@@ -47,6 +49,7 @@ struct Scenario {
     std::string platform = "vmx";
     bool realm = false;         // arm64: vm.realm
     std::uint32_t ipa_bits = 0; // arm64: vm.ipa_bits (0: the kernel's default)
+    HostPins host_pins;         // vm.host
     std::vector<HostMapping> mmaps;
     std::map<std::string, std::uint64_t> names;  // mapping name -> hva, from host.mmap and host_mmap steps
     std::vector<Step> steps;

@@ -40,8 +40,11 @@ int cmd_diff(const std::vector<std::string>& args) {
         return unavailable_exit;
     }
     const std::string platform = host.usable ? host.platform : "pvm";
+    const std::optional<HostDescription> host_description = host.usable ? std::optional(host.description) : std::nullopt;
     if (!json) {
-        if (host.usable) std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << ")\n";
+        if (host.usable)
+            std::cout << "kernel: Linux " << host.kernel << " via /dev/kvm; model: mainline on platform " << platform << " (" << host.platform_why << "), host "
+                      << describe(host.description) << "\n";
         else std::cout << "kernel: unavailable (" << host.why_not << "); every step will be skipped\n";
     }
     auto model = apply.empty() && revert.empty() ? make_model_backend() : make_toggled_model_backend(apply, revert);
@@ -59,7 +62,7 @@ int cmd_diff(const std::vector<std::string>& args) {
         }
         const Scenario& s = *loaded;
         ++scenarios;
-        const DiffReport d = diff_scenario(s, *model, *kernel, platform);
+        const DiffReport d = diff_scenario(s, *model, *kernel, platform, host_description);
         for (const auto& x : d.disagreements) {
             const std::string where = x.step ? "step " + std::to_string(x.step->index) + " (" + x.step->op + ")" : std::string("setup");
             if (!json) std::cout << file << " [" << x.profile << "] " << where << ": model " << render(x.model) << " | kernel " << render(x.kernel) << "\n";
@@ -127,6 +130,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     check_patch_names(apply);
     check_patch_names(revert);
     std::string platform = "pvm";
+    std::optional<HostDescription> host_description;
     std::unique_ptr<Backend> other;
     if (against == "kvm") {
         const kvmhost::HostKvm host = kvmhost::probe_host_kvm();
@@ -135,8 +139,9 @@ int cmd_fuzz(const std::vector<std::string>& args) {
             return unavailable_exit >= 0 ? unavailable_exit : kExitBadInput;
         }
         platform = host.platform;
+        host_description = host.description;
         other = make_kvm_backend();
-        std::cout << "model (mainline, platform " << platform << ") against Linux " << host.kernel << " via /dev/kvm\n";
+        std::cout << "model (mainline, platform " << platform << ", host " << describe(host.description) << ") against Linux " << host.kernel << " via /dev/kvm\n";
     } else {
         if (apply.empty() && revert.empty()) throw po::error("--against model needs --apply or --revert");
         other = make_toggled_model_backend(apply, revert);
@@ -148,13 +153,13 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     std::size_t failing = 0;
     auto disagrees = [&](const nlohmann::json& doc) {
         const Scenario s = parse_scenario(doc, "(random)");
-        return !diff_scenario(s, *model, *other, platform).disagreements.empty();
+        return !diff_scenario(s, *model, *other, platform, host_description).disagreements.empty();
     };
     for (unsigned i = 0; i < count; ++i) {
         const std::uint64_t sd = seed + i;
         const nlohmann::json doc = random_scenario(sd, options);
         const Scenario s = parse_scenario(doc, "random:" + std::to_string(sd));
-        DiffReport d = diff_scenario(s, *model, *other, platform);
+        DiffReport d = diff_scenario(s, *model, *other, platform, host_description);
         d.notes.clear();
         total.add(d);
         if (d.disagreements.empty()) continue;
@@ -163,7 +168,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         const std::string file = out_dir + "/disagreement-seed-" + std::to_string(sd) + ".json";
         std::ofstream(file) << small.dump(2) << "\n";
         const Scenario shrunk = parse_scenario(small, file);
-        const DiffReport ds = diff_scenario(shrunk, *model, *other, platform);
+        const DiffReport ds = diff_scenario(shrunk, *model, *other, platform, host_description);
         std::cout << "seed " << sd << ": " << d.disagreements.size() << " step(s) disagree; shrunk to " << small["steps"].size() << " steps: " << file << "\n";
         for (const auto& x : ds.disagreements)
             std::cout << "  step " << (x.step ? std::to_string(x.step->index) + " (" + x.step->op + ")" : std::string("setup")) << ": model " << render(x.model)

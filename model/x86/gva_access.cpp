@@ -5,14 +5,24 @@
 
 #include "../kvm/translate.h"
 #include "guest_access.h"
+#include "x86_arch.h"
 
 namespace kvmsim {
 
-GuestCpuid guest_cpuid(Platform p) {
-    // Probed here: KVM_GET_SUPPORTED_CPUID reports 48 physical address bits (0x80000008 EAX
-    // 0x3030) and no 1G pages (0x80000001 EDX bit 26 clear), although the host CPU has them.
-    if (p == Platform::Pvm) return {.maxphyaddr = 48, .gbpages = false, .amd = false};
-    return {.maxphyaddr = platform_options(p).host_maxphyaddr, .gbpages = true, .amd = p == Platform::Svm};
+GuestCpuid guest_cpuid(Platform p, const HostDescription& host) {
+    // Probed on the reference host: KVM_GET_SUPPORTED_CPUID reports 48 physical address bits
+    // (0x80000008 EAX 0x3030) and no 1G pages (0x80000001 EDX bit 26 clear), although the host
+    // CPU has them. Other hosts of the same platform differ (46 bits): the host description says.
+    GuestCpuid c = p == Platform::Pvm ? GuestCpuid{.maxphyaddr = 48, .gbpages = false, .amd = false}
+                                      : GuestCpuid{.maxphyaddr = platform_options(p).host_maxphyaddr, .gbpages = true, .amd = p == Platform::Svm};
+    if (host.guest_maxphyaddr) c.maxphyaddr = *host.guest_maxphyaddr;
+    return c;
+}
+
+const HostDescription& host_of(const kvm& k) {
+    static const HostDescription defaults{};
+    const auto* x86 = dynamic_cast<const X86Arch*>(&k.arch());
+    return x86 ? x86->host() : defaults;
 }
 
 namespace {
@@ -163,7 +173,7 @@ GvaAccessResult x86_guest_access_gva(kvm& k, kvm_vcpu& vcpu, Platform platform, 
     PlatformOptions opts = platform_options(platform);
     if (platform == Platform::Pvm && a.cpl == 3) opts.emulates_every_access = false;
     const bool emulated = opts.emulates_every_access;
-    Mmu mmu{k, vcpu, platform, state, guest_cpuid(platform), out.walks};
+    Mmu mmu{k, vcpu, platform, state, guest_cpuid(platform, host_of(k)), out.walks};
     const WalkAccess wa{.write = a.type == GvaAccessType::Write, .user = a.cpl == 3, .fetch = a.type == GvaAccessType::Fetch};
 
     if (platform == Platform::Pvm && (mode == PagingMode::Bits32 || mode == PagingMode::Pae)) {

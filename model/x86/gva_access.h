@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../kvm/kvm.h"
+#include "../host/host_description.h"
 #include "../kvm/run.h"
 #include "paging.h"
 #include "platform.h"
@@ -32,7 +33,9 @@ struct GvaAccessResult {
 };
 
 // The guest CPUID the walker checks reserved bits against: KVM_GET_SUPPORTED_CPUID on the host.
-[[nodiscard]] GuestCpuid guest_cpuid(Platform p);
+[[nodiscard]] GuestCpuid guest_cpuid(Platform p, const HostDescription& host = {});
+// The host description of an x86 VM (its X86Arch's); the defaults for any other arch.
+[[nodiscard]] const HostDescription& host_of(const kvm& k);
 
 // Runs one guest access by gva on the vCPU to completion (paging off: the gva is the gpa).
 GvaAccessResult x86_guest_access_gva(kvm& kvm, kvm_vcpu& vcpu, Platform platform, const X86PagingState& state, const GvaAccess& a);

@@ -1,5 +1,7 @@
 #include "x86_arch.h"
 
+#include <algorithm>
+
 #include "../profile/profile.h"
 
 namespace kvmsim {
@@ -40,7 +42,7 @@ std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bo
     switch (cap) {
     case Cap::SyncMmu: return 1;
     case Cap::CoalescedMmio: return 2;  // KVM_COALESCED_MMIO_PAGE_OFFSET
-    case Cap::NrVcpus: return 2;        // min(num_online_cpus(), KVM_MAX_VCPUS): 2 CPUs on these hosts
+    case Cap::NrVcpus: return std::min(host_.online_cpus, max_vcpus(profile));  // min(num_online_cpus(), KVM_MAX_VCPUS)
     case Cap::MaxVcpus: return max_vcpus(profile);
     case Cap::ReadonlyMem:
         if (!profile.has(Patch::ReadonlyMemslot)) return std::nullopt;
@@ -50,9 +52,12 @@ std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bo
         return 65536 * 16;  // KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn)
     case Cap::UserMemory2:
     case Cap::MemoryFaultInfo:
-    case Cap::GuestMemfd:
         if (!profile.has(Patch::UserMemory2)) return std::nullopt;
         return 1;
+    case Cap::GuestMemfd:
+        // Only where CONFIG_KVM_GUEST_MEMFD is built (the host description).
+        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
+        return host_.guest_memfd ? 1 : 0;
     case Cap::VmTypes: {
         if (!profile.has(Patch::UserMemory2)) return std::nullopt;
         long mask = 0;

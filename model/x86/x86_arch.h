@@ -2,13 +2,17 @@
 #pragma once
 
 #include "../kvm/arch.h"
+#include "../host/host_description.h"
 #include "platform.h"
 
 namespace kvmsim {
 
 class X86Arch final : public KvmArch {
 public:
-    X86Arch(Platform platform, VmType type) : platform_(platform), options_(platform_options(platform)), type_(type) {}
+    X86Arch(Platform platform, VmType type, HostDescription host = {})
+        : platform_(platform), options_(platform_options(platform)), type_(type), host_(host) {
+        if (host_.host_maxphyaddr) options_.host_maxphyaddr = *host_.host_maxphyaddr;
+    }
 
     [[nodiscard]] unsigned user_mem_slots(const Profile& profile) const override;
     [[nodiscard]] unsigned mem_slots_num(const Profile& profile) const override;
@@ -23,6 +27,7 @@ public:
 
     [[nodiscard]] Platform platform() const { return platform_; }
     [[nodiscard]] const PlatformOptions& options() const { return options_; }
+    [[nodiscard]] const HostDescription& host() const { return host_; }
     // kvm_mmu_max_gfn(), arch/x86/kvm/mmu.h
     [[nodiscard]] std::uint64_t mmu_max_gfn() const;
 
@@ -31,6 +36,7 @@ private:
     Platform platform_;
     PlatformOptions options_;
     VmType type_;
+    HostDescription host_;
 };
 
 }  // namespace kvmsim

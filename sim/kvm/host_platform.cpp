@@ -4,11 +4,15 @@
 #include <fstream>
 #include <linux/kvm.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include "fd.h"
+#include "model/kvm/caps.h"
+#include "vcpu.h"
 
 namespace kvmsim::sim::kvmhost {
 namespace {
@@ -41,6 +45,30 @@ void detect_platform(HostKvm& h) {
     }
 }
 
+// boot_cpu_data.x86_phys_bits as /proc/cpuinfo prints it ("address sizes : 46 bits physical, ...").
+std::optional<unsigned> cpuinfo_phys_bits() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("address sizes", 0) != 0) continue;
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) return std::nullopt;
+        unsigned bits = 0;
+        if (std::sscanf(line.c_str() + colon + 1, " %u bits physical", &bits) == 1 && bits >= 32 && bits <= 52) return bits;
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+HostFacts read_host_facts(const Fd& kvm) {
+    HostFacts f;
+    f.guest_memfd_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::GuestMemfd));
+    f.cpuid_maxphyaddr = guest_maxphyaddr(kvm);
+    f.cpuinfo_phys_bits = cpuinfo_phys_bits();
+    f.online_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return f;
+}
+
 }  // namespace
 
 HostKvm probe_host_kvm() {
@@ -64,6 +92,8 @@ HostKvm probe_host_kvm() {
     }
     h.usable = true;
     detect_platform(h);
+    h.facts = read_host_facts(kvm);
+    h.description = describe_host(h.facts);
     return h;
 }
 

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "sim/host_description.h"
+
 namespace kvmsim::sim::kvmhost {
 
 struct HostKvm {
@@ -13,9 +15,11 @@ struct HostKvm {
     std::string platform;     // contract platform name, when usable
     std::string platform_why; // the evidence, e.g. "/sys/module/kvm_pvm is loaded"
     std::string kernel;       // uname -r
+    HostFacts facts;          // what the probe read, when usable
+    HostDescription description;  // describe_host(facts): what the model is told about this host
 };
 
-// Opens /dev/kvm, checks KVM_GET_API_VERSION and detects the platform.
+// Opens /dev/kvm, checks KVM_GET_API_VERSION, detects the platform and describes the host.
 HostKvm probe_host_kvm();
 
 }  // namespace kvmsim::sim::kvmhost

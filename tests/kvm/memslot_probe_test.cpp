@@ -1,6 +1,6 @@
 // Replays KVM_SET_USER_MEMORY_REGION / KVM_GET_DIRTY_LOG / KVM_CHECK_EXTENSION sequences on the
-// real /dev/kvm and on the model (mainline, pvm: this machine) and checks they agree call for
-// call. Skips (exit 77) with a message where /dev/kvm cannot be used.
+// real /dev/kvm and on the model (mainline, pvm, told this machine's host description) and checks
+// they agree call for call. Skips (exit 77) with a message where /dev/kvm cannot be used.
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -14,6 +14,7 @@
 
 #include "model/kvm/kvm.h"
 #include "model/x86/x86_arch.h"
+#include "sim/kvm/host_platform.h"
 
 using kvmsim::Cap;
 using kvmsim::KvmResult;
@@ -86,10 +87,13 @@ int main() {
     void* ua = mmap(nullptr, 64 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ua == MAP_FAILED) return 1;
 
+    // KVM_CAP_GUEST_MEMFD, KVM_CAP_NR_VCPUS and the MAXPHYADDRs differ between machines.
+    const kvmsim::sim::kvmhost::HostKvm host = kvmsim::sim::kvmhost::probe_host_kvm();
+    std::printf("host: %s\n", kvmsim::sim::describe(host.description).c_str());
     kvmsim::HostMm mm;
     (void)mm.mmap(kvmsim::Hva(reinterpret_cast<std::uint64_t>(ua)), 64 * P, kvmsim::Prot{true, true, false}, kvmsim::MappingKind::Anonymous, "ua");
     kvmsim::kvm model(mm, *kvmsim::find_profile("mainline"),
-                      std::make_unique<kvmsim::X86Arch>(kvmsim::Platform::Pvm, kvmsim::VmType::Default));
+                      std::make_unique<kvmsim::X86Arch>(kvmsim::Platform::Pvm, kvmsim::VmType::Default, host.description));
 
     int passed = 0, failed = 0;
     auto check = [&](const char* what, long real_ret, int real_errno, const KvmResult& m) {
