@@ -35,11 +35,8 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
     const std::string& op = step.op;
     if (op == "KVM_CHECK_EXTENSION") {
         const bool system = f.has("fd") && f.string("fd") == "system";
-        const long r = vm_.check_extension(resolve_cap(f), system ? CheckOn::SystemFd : CheckOn::VmFd);
-        if (r < 0) {
-            if (auto e = errno_from_value(static_cast<int>(-r))) return std::string(to_string(*e));
-        }
-        return r;
+        const Cap cap = resolve_cap(f);
+        return cap_answer(vm_.check_extension(cap, system ? CheckOn::SystemFd : CheckOn::VmFd), cap, vm_.profile().name(), step.path);
     }
     if (op == "KVM_ENABLE_CAP") return result_json(vm_.enable_cap(resolve_cap(f), f.enable_cap_flags("flags"), f.args("args")));
     if (op == "KVM_CREATE_VM") {

@@ -83,8 +83,10 @@ private:
         const std::string& op = step.op;
         if (arm64_)
             if (auto j = arm64_->dispatch(step, f)) return *j;
-        if (op == "KVM_CHECK_EXTENSION")
-            return kvm_->check_extension(static_cast<Cap>(f.cap("cap")), f.string_or("fd", "vm") == "system" ? CheckOn::SystemFd : CheckOn::VmFd);
+        if (op == "KVM_CHECK_EXTENSION") {
+            const Cap cap = static_cast<Cap>(f.cap("cap"));
+            return cap_answer(kvm_->check_extension(cap, f.string_or("fd", "vm") == "system" ? CheckOn::SystemFd : CheckOn::VmFd), cap, kvm_->profile().name(), step.path);
+        }
         if (op == "KVM_SET_USER_MEMORY_REGION")
             return result_json(kvm_->set_user_memory_region({f.u32("slot"), f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), f.hva("userspace_addr")}));
         if (op == "KVM_GET_DIRTY_LOG") return dirty_log(f);

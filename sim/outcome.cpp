@@ -2,11 +2,23 @@
 
 #include <cstring>
 
+#include "model/errno.h"
+#include "scenario.h"
+
 namespace kvmsim::sim {
 
 nlohmann::json result_json(const KvmResult& r) {
     if (r.is_ok()) return r.value();
     return std::string(to_string(*r.err()));
+}
+
+nlohmann::json cap_answer(const std::optional<long>& answer, Cap cap, const std::string& profile, const std::string& path) {
+    if (!answer)
+        throw ScenarioError(path + "/cap", to_string(cap) + ": the model gives Linux 6.18's answer only, and kernel profile " + profile +
+                                               " predates 6.8; its answer there is not modelled");
+    if (*answer < 0)
+        if (auto e = errno_from_value(static_cast<int>(-*answer))) return std::string(to_string(*e));
+    return *answer;
 }
 
 nlohmann::json event_json(const VcpuEvent& e, ExceptionStyle style) {

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "model/kvm/caps.h"
 #include "model/kvm/run.h"
 #include "model/result.h"
 
@@ -13,6 +16,10 @@ namespace kvmsim::sim {
 
 // An ioctl's result in the scenario's words: its value, or the errno's name.
 nlohmann::json result_json(const KvmResult& r);
+
+// KVM_CHECK_EXTENSION's answer in the scenario's words (a negative value is -errno). nullopt:
+// the model has no answer for this profile, which throws ScenarioError at `path`.
+nlohmann::json cap_answer(const std::optional<long>& answer, Cap cap, const std::string& profile, const std::string& path);
 
 // How an exception the guest takes is written: x86 {vector, error_code, cr2}; arm64 {vector
 // (ESR_ELx.EC of the injected abort), far}.

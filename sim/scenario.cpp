@@ -12,6 +12,8 @@
 #include "model/kvm/run.h"
 #include "model/profile/profile.h"
 #include "model/x86/platform.h"
+#include "model/x86/x86_arch.h"
+#include "model/arm64/arm64_arch.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -129,6 +131,17 @@ void check_field(const StepFields& f, const FieldSpec& spec, const nlohmann::jso
     case Kind::Json: break;  // checked by the op's own parser
     case Kind::CapFlags: (void)f.enable_cap_flags(spec.key); break;
     }
+}
+
+// A capability of 6.18 whose answer the model does not know is bad input, not a silent 0.
+void check_cap_modelled(const std::string& arch, const StepFields& f, const std::string& path) {
+    if (f.is_string("cap") && f.string("cap") == "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION") return;  // resolved per profile
+    const Cap cap = static_cast<Cap>(f.cap("cap"));
+    const bool modelled = arch == "arm64" ? arm64_cap_modelled(cap) : x86_cap_modelled(cap);
+    if (!modelled)
+        throw ScenarioError(path, to_string(cap) + " is not modelled on " + arch +
+                                      ": Linux 6.18 answers it from host hardware or configuration the model does not describe "
+                                      "(docs/scenarios.md, \"Capabilities\", lists them)");
 }
 
 // Checks an expectation's shape: numbers parse, names are known, keys are the contract's.
@@ -339,6 +352,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             check_field(fields, f, raw);
         }
         check_paging_step(st, fields);
+        if (st.op == "KVM_CHECK_EXTENSION") check_cap_modelled(s.arch, fields, st.path + "/cap");
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
             if (raw.contains(f.key)) check_field(fields, f, raw);
         if (s.arch == "arm64" && (raw.contains("gva") || raw.contains("cpl")))

@@ -43,6 +43,8 @@ struct VmmProcess {
 
 // models kvm_realm_ext_allowed() (CCA v12 08/46 and later): the caps a realm VM fd may report.
 [[nodiscard]] bool realm_ext_allowed(const Profile& profile, Cap cap);
+// Whether the model knows how arm64 answers KVM_CHECK_EXTENSION(cap) (model/arm64/check_extension.cpp).
+[[nodiscard]] bool arm64_cap_modelled(Cap cap);
 
 class Arm64Arch final : public KvmArch {
 public:
@@ -54,6 +56,7 @@ public:
     [[nodiscard]] unsigned max_nr_address_spaces(const Profile&) const override { return 1; }
     [[nodiscard]] bool has_readonly_mem(const Profile& profile) const override;
     [[nodiscard]] std::optional<long> check_extension(const Profile& profile, Cap cap, bool vm_fd) const override;
+    [[nodiscard]] GenericCapConfig generic_cap_config(bool vm_fd) const override;
     [[nodiscard]] KvmResult prepare_memory_region(const Profile& profile, const kvm_memory_slot* old,
                                                   const kvm_memory_slot& new_slot, kvm_mr_change change) const override;
     [[nodiscard]] unsigned max_vcpus(const Profile&) const override { return host_.default_max_vcpus; }

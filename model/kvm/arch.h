@@ -17,6 +17,17 @@ enum class kvm_mr_change { Create, Delete, Move, FlagsOnly };
 class Profile;
 class kvm;
 
+// The arch constants and Kconfig choices kvm_vm_ioctl_check_extension_generic() reads.
+struct GenericCapConfig {
+    long coalesced_mmio_page_offset = 1;  // KVM_COALESCED_MMIO_PAGE_OFFSET (CONFIG_KVM_MMIO: x86 and arm64)
+    bool dirty_ring_tso = false;          // CONFIG_HAVE_KVM_DIRTY_RING_TSO
+    bool dirty_ring_acq_rel = false;      // CONFIG_HAVE_KVM_DIRTY_RING_ACQ_REL
+    bool dirty_ring_with_bitmap = false;  // CONFIG_NEED_KVM_DIRTY_RING_WITH_BITMAP
+    // CONFIG_KVM_GUEST_MEMFD; nullopt where the model does not know the host's configuration.
+    std::optional<bool> guest_memfd;
+    long guest_memfd_flags = 0;           // kvm_gmem_get_supported_flags() when built
+};
+
 class KvmArch {
 public:
     virtual ~KvmArch() = default;
@@ -31,9 +42,12 @@ public:
     [[nodiscard]] virtual unsigned max_nr_address_spaces(const Profile& profile) const = 0;
     // kvm_arch_has_readonly_mem()
     [[nodiscard]] virtual bool has_readonly_mem(const Profile& profile) const = 0;
-    // kvm_vm_ioctl_check_extension(): the arch's answer, or nullopt to fall through to 0.
+    // kvm_vm_ioctl_check_extension(): the arch's answer (0 for a cap it does not know, as the
+    // kernel), or nullopt where the answer depends on something the model does not describe.
     // vm_fd is false for the /dev/kvm fd (kvm == NULL in the kernel).
     [[nodiscard]] virtual std::optional<long> check_extension(const Profile& profile, Cap cap, bool vm_fd) const = 0;
+    // What the generic capability code reads from the arch and its configuration.
+    [[nodiscard]] virtual GenericCapConfig generic_cap_config(bool vm_fd) const = 0;
     // kvm_arch_prepare_memory_region(): 0 or the errno that refuses the change.
     [[nodiscard]] virtual KvmResult prepare_memory_region(const Profile& profile, const kvm_memory_slot* old,
                                                           const kvm_memory_slot& new_slot,

@@ -10,25 +10,121 @@ kvm::kvm(HostMm& mm, Profile profile, std::unique_ptr<KvmArch> arch)
     for (unsigned as = 0; as < n; ++as) memslots_.push_back(std::make_unique<kvm_memslots>(static_cast<std::uint16_t>(as)));
 }
 
-// models kvm_vm_ioctl_check_extension_generic(), virt/kvm/kvm_main.c
-long kvm::check_extension(Cap cap, CheckOn on) const {
+namespace {
+
+// The generic answers older kernel profiles have a history for (each gated by its patch); the
+// other generic answers are 6.18's, so before 6.8 (no KVM_CAP_USER_MEMORY2) they are not given.
+bool answered_by_every_profile(Cap cap) {
+    switch (cap) {
+    case Cap::UserMemory:
+    case Cap::DestroyMemoryRegionWorks:
+    case Cap::JoinMemoryRegionsWorks:
+    case Cap::NrMemslots:
+    case Cap::MultiAddressSpace:
+    case Cap::ManualDirtyLogProtect2:
+    case Cap::CoalescedMmio:
+    case Cap::SyncMmu:
+    case Cap::NrVcpus:
+    case Cap::MaxVcpus:
+    case Cap::ReadonlyMem:
+    case Cap::DirtyLogRing:
+    case Cap::UserMemory2:
+    case Cap::MemoryFaultInfo:
+    case Cap::MemoryAttributes:
+    case Cap::GuestMemfd:
+    case Cap::VmTypes:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// The generic answers 6.18 gives that the older profiles have no history for.
+bool generic_only_in_618(Cap cap) {
+    switch (cap) {
+    case Cap::InternalErrorData:
+    case Cap::SignalMsi:
+    case Cap::Irqfd:
+    case Cap::IoeventfdAnyLength:
+    case Cap::CheckExtensionVm:
+    case Cap::EnableCapVm:
+    case Cap::HaltPoll:
+    case Cap::CoalescedPio:
+    case Cap::BinaryStatsFd:
+    case Cap::SystemEventData:
+    case Cap::DeviceCtrl:
+    case Cap::IrqRouting:
+    case Cap::DirtyLogRingAcqRel:
+    case Cap::DirtyLogRingWithBitmap:
+    case Cap::GuestMemfdFlags:
+        return true;
+    default:
+        return false;
+    }
+}
+
+}  // namespace
+
+// models kvm_vm_ioctl_check_extension_generic(), virt/kvm/kvm_main.c (6.18)
+std::optional<long> kvm::check_extension(Cap cap, CheckOn on) const {
     const bool vm_fd = on == CheckOn::VmFd;
+    const bool modern = profile_.has(Patch::UserMemory2);
+    // Before 6.8 only the arch knows which of its answers the profile has a history for.
+    if (!modern && generic_only_in_618(cap)) return std::nullopt;
+    if (!modern && !answered_by_every_profile(cap)) return arch_->check_extension(profile_, cap, vm_fd);
+    const GenericCapConfig c = arch_->generic_cap_config(vm_fd);
+    constexpr long kDirtyRingBytes = 65536 * 16;  // KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn)
+    // The generic switch runs first, so an arch (or realm) allow-list never hides these.
     switch (cap) {
     case Cap::UserMemory:
     case Cap::DestroyMemoryRegionWorks:
     case Cap::JoinMemoryRegionsWorks:
         return 1;
+    case Cap::UserMemory2:
+        if (!modern) break;
+        return 1;
+    case Cap::InternalErrorData:
+    case Cap::SignalMsi:           // CONFIG_HAVE_KVM_MSI (x86, arm64)
+    case Cap::Irqfd:               // CONFIG_HAVE_KVM_IRQCHIP (x86, arm64)
+    case Cap::IoeventfdAnyLength:
+    case Cap::CheckExtensionVm:
+    case Cap::EnableCapVm:
+    case Cap::HaltPoll:
+    case Cap::CoalescedPio:        // CONFIG_KVM_MMIO
+    case Cap::BinaryStatsFd:
+    case Cap::SystemEventData:
+    case Cap::DeviceCtrl:
+        return 1;
+    case Cap::CoalescedMmio:       // CONFIG_KVM_MMIO: x86 and arm64 both select it
+        return c.coalesced_mmio_page_offset;
+    case Cap::IrqRouting:          // CONFIG_HAVE_KVM_IRQ_ROUTING
+        return 4096;               // KVM_MAX_IRQ_ROUTES
     case Cap::NrMemslots:
         return arch_->user_mem_slots(profile_);
     case Cap::MultiAddressSpace:
         // Compiled only where the arch has more than one address space (x86 with SMM).
-        if (arch_->max_nr_address_spaces(profile_) < 2) return 0;
+        if (arch_->max_nr_address_spaces(profile_) < 2) break;
         return vm_fd ? arch_->nr_memslot_as_ids(profile_) : arch_->max_nr_address_spaces(profile_);
     case Cap::ManualDirtyLogProtect2:
         return profile_.has(Patch::ClearDirtyLog) ? (dirtylog::ManualProtectEnable | dirtylog::InitiallySet) : 0;
+    case Cap::DirtyLogRing:
+        if (!profile_.has(Patch::DirtyRing)) break;
+        return c.dirty_ring_tso ? kDirtyRingBytes : 0;
+    case Cap::DirtyLogRingAcqRel:
+        return c.dirty_ring_acq_rel ? kDirtyRingBytes : 0;
+    case Cap::DirtyLogRingWithBitmap:
+        if (!c.dirty_ring_with_bitmap) break;
+        return 1;
+    case Cap::GuestMemfd:
+    case Cap::GuestMemfdFlags:
+        if (!modern) break;
+        if (!c.guest_memfd) return std::nullopt;
+        if (!*c.guest_memfd) break;  // not built: no case here, and the arch does not know it either
+        return cap == Cap::GuestMemfd ? 1 : c.guest_memfd_flags;
     default:
-        return arch_->check_extension(profile_, cap, vm_fd).value_or(0);
+        break;
     }
+    return arch_->check_extension(profile_, cap, vm_fd);
 }
 
 // models kvm_vm_ioctl_enable_cap_generic(), virt/kvm/kvm_main.c

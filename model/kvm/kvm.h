@@ -55,8 +55,10 @@ class kvm {
 public:
     kvm(HostMm& mm, Profile profile, std::unique_ptr<KvmArch> arch);
 
-    // KVM_CHECK_EXTENSION on the VM fd: kvm_vm_ioctl_check_extension_generic().
-    [[nodiscard]] long check_extension(Cap cap, CheckOn on = CheckOn::VmFd) const;
+    // KVM_CHECK_EXTENSION: kvm_vm_ioctl_check_extension_generic(), then the arch. nullopt: the
+    // answer depends on something the model does not describe (the scenario layer refuses
+    // such caps up front: x86_cap_modelled(), arm64_cap_modelled()).
+    [[nodiscard]] std::optional<long> check_extension(Cap cap, CheckOn on = CheckOn::VmFd) const;
     // KVM_ENABLE_CAP on the VM fd: kvm_vm_ioctl_enable_cap_generic().
     KvmResult enable_cap(Cap cap, std::uint32_t flags, const std::array<std::uint64_t, 4>& args);
     // KVM_SET_USER_MEMORY_REGION: kvm_vm_ioctl_set_memory_region().

@@ -13,7 +13,7 @@ namespace kvmsim::vmm {
 class ModelVmIoctls final : public VmIoctls {
 public:
     explicit ModelVmIoctls(kvm& vm) : kvm_(vm) {}
-    [[nodiscard]] long check_extension(Cap cap) override { return kvm_.check_extension(cap, CheckOn::VmFd); }
+    [[nodiscard]] long check_extension(Cap cap) override { return kvm_.check_extension(cap, CheckOn::VmFd).value(); }  // the VMM asks only modelled caps
     KvmResult set_user_memory_region(const kvm_userspace_memory_region& region) override { return kvm_.set_user_memory_region(region); }
     [[nodiscard]] Trace& trace() override { return kvm_.trace(); }
 

@@ -37,38 +37,6 @@ unsigned X86Arch::max_nr_address_spaces(const Profile& profile) const {
 bool X86Arch::has_readonly_mem(const Profile&) const { return !has_protected_state(); }
 
 
-// models kvm_vm_ioctl_check_extension(), arch/x86/kvm/x86.c (the memory-related answers)
-std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bool vm_fd) const {
-    switch (cap) {
-    case Cap::SyncMmu: return 1;
-    case Cap::CoalescedMmio: return 2;  // KVM_COALESCED_MMIO_PAGE_OFFSET
-    case Cap::NrVcpus: return std::min(host_.online_cpus, max_vcpus(profile));  // min(num_online_cpus(), KVM_MAX_VCPUS)
-    case Cap::MaxVcpus: return max_vcpus(profile);
-    case Cap::ReadonlyMem:
-        if (!profile.has(Patch::ReadonlyMemslot)) return std::nullopt;
-        return vm_fd ? (has_readonly_mem(profile) ? 1 : 0) : 1;
-    case Cap::DirtyLogRing:
-        if (!profile.has(Patch::DirtyRing)) return std::nullopt;
-        return 65536 * 16;  // KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn)
-    case Cap::UserMemory2:
-    case Cap::MemoryFaultInfo:
-        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
-        return 1;
-    case Cap::GuestMemfd:
-        // Only where CONFIG_KVM_GUEST_MEMFD is built (the host description).
-        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
-        return host_.guest_memfd ? 1 : 0;
-    case Cap::VmTypes: {
-        if (!profile.has(Patch::UserMemory2)) return std::nullopt;
-        long mask = 0;
-        for (VmType t : {VmType::Default, VmType::SevEs, VmType::Snp, VmType::Tdx})
-            if (platform_supports(platform_, t)) mask |= 1L << kvm_x86_vm_type(t);
-        return mask;
-    }
-    default: return std::nullopt;
-    }
-}
-
 std::uint64_t X86Arch::mmu_max_gfn() const {
     const unsigned bits = options_.tdp ? options_.host_maxphyaddr : 52;
     return (std::uint64_t{1} << (bits - 12)) - 1;

@@ -7,6 +7,10 @@
 
 namespace kvmsim {
 
+// Whether the model knows how 6.18 x86 answers KVM_CHECK_EXTENSION(cap) (model/x86/check_extension.cpp).
+// The rest depend on host hardware or configuration the host description does not carry.
+[[nodiscard]] bool x86_cap_modelled(Cap cap);
+
 class X86Arch final : public KvmArch {
 public:
     X86Arch(Platform platform, VmType type, HostDescription host = {})
@@ -20,6 +24,7 @@ public:
     [[nodiscard]] unsigned max_nr_address_spaces(const Profile& profile) const override;
     [[nodiscard]] bool has_readonly_mem(const Profile& profile) const override;
     [[nodiscard]] std::optional<long> check_extension(const Profile& profile, Cap cap, bool vm_fd) const override;
+    [[nodiscard]] GenericCapConfig generic_cap_config(bool vm_fd) const override;
     [[nodiscard]] KvmResult prepare_memory_region(const Profile& profile, const kvm_memory_slot* old,
                                                   const kvm_memory_slot& new_slot, kvm_mr_change change) const override;
     [[nodiscard]] unsigned max_vcpus(const Profile& profile) const override;
@@ -32,6 +37,7 @@ public:
     [[nodiscard]] std::uint64_t mmu_max_gfn() const;
 
 private:
+    [[nodiscard]] std::optional<long> answer_618(const Profile& profile, Cap cap) const;
     [[nodiscard]] bool has_protected_state() const { return type_ != VmType::Default; }
     Platform platform_;
     PlatformOptions options_;

@@ -92,8 +92,9 @@ int main() {
     std::printf("host: %s\n", kvmsim::sim::describe(host.description).c_str());
     kvmsim::HostMm mm;
     (void)mm.mmap(kvmsim::Hva(reinterpret_cast<std::uint64_t>(ua)), 64 * P, kvmsim::Prot{true, true, false}, kvmsim::MappingKind::Anonymous, "ua");
+    const kvmsim::Platform platform = kvmsim::platform_from_string(host.platform).value_or(kvmsim::Platform::Pvm);
     kvmsim::kvm model(mm, *kvmsim::find_profile("mainline"),
-                      std::make_unique<kvmsim::X86Arch>(kvmsim::Platform::Pvm, kvmsim::VmType::Default, host.description));
+                      std::make_unique<kvmsim::X86Arch>(platform, kvmsim::VmType::Default, host.description));
 
     int passed = 0, failed = 0;
     auto check = [&](const char* what, long real_ret, int real_errno, const KvmResult& m) {
@@ -127,11 +128,20 @@ int main() {
         const long ret = ioctl(vm_fd, KVM_GET_DIRTY_LOG, &log);
         check("KVM_GET_DIRTY_LOG", ret, errno, model.get_dirty_log(slot).result);
     }
-    for (Cap cap : {Cap::ReadonlyMem, Cap::NrMemslots, Cap::MultiAddressSpace, Cap::ManualDirtyLogProtect2, Cap::UserMemory, Cap::SyncMmu,
-                    Cap::GuestMemfd, Cap::MemoryAttributes, Cap::VmTypes, Cap::CoalescedMmio, Cap::DirtyLogRing, Cap::MaxVcpus}) {
-        const long ret = ioctl(vm_fd, KVM_CHECK_EXTENSION, static_cast<long>(cap));
-        check(("KVM_CHECK_EXTENSION " + kvmsim::to_string(cap)).c_str(), ret, errno, KvmResult::ok(model.check_extension(cap)));
+    // Every capability the model answers, numbers 0 to a few past 6.18's last, on both fds.
+    int caps = 0;
+    for (std::uint32_t n = 0; n <= kvmsim::kLastUapiCap + 4; ++n) {
+        const auto cap = static_cast<Cap>(n);
+        if (!kvmsim::x86_cap_modelled(cap)) continue;
+        ++caps;
+        for (const auto on : {kvmsim::CheckOn::VmFd, kvmsim::CheckOn::SystemFd}) {
+            errno = 0;
+            const long ret = ioctl(on == kvmsim::CheckOn::VmFd ? vm_fd : kvm_fd, KVM_CHECK_EXTENSION, static_cast<long>(n));
+            const std::string what = "KVM_CHECK_EXTENSION " + kvmsim::to_string(cap) + (on == kvmsim::CheckOn::VmFd ? " (VM fd)" : " (/dev/kvm)");
+            check(what.c_str(), ret, errno, KvmResult::ok(model.check_extension(cap, on).value()));
+        }
     }
+    std::printf("%d capabilities compared on both fds\n", caps);
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -27,7 +27,7 @@ HostDescription fake_host(long guest_memfd_cap, unsigned maxphyaddr, long cpus) 
 long cap(const HostDescription& host, Cap c, CheckOn on) {
     HostMm mm;
     const kvm k(mm, *find_profile("mainline"), std::make_unique<X86Arch>(Platform::Pvm, VmType::Default, host));
-    return k.check_extension(c, on);
+    return k.check_extension(c, on).value();
 }
 
 std::vector<std::string> shipped_scenarios() {
