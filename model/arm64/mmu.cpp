@@ -31,8 +31,7 @@ void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const
         if (!write) std::memcpy(&out.data, buf.data(), a.size);
         return;
     }
-    const KvmResult r = vm.mm().access_remote(pte.hva + offset_in_page(a.ipa.value()), std::span(buf.data(), a.size), write);
-    if (!r.is_ok()) {
+    if (!vm.mm().access_mapped(pte.hva + offset_in_page(a.ipa.value()), std::span(buf.data(), a.size), write)) {
         out.events.push_back(run_error(Errno::Efault));
         return;
     }

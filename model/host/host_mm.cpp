@@ -126,11 +126,25 @@ HostPage& HostMm::fault_in(Hva page) {
     return it->second;
 }
 
+// models check_vma_flags(), mm/gup.c
+KvmResult check_vma_flags(const vm_area_struct& vma, GupFlags flags) {
+    if (vma.is_pfnmap()) return KvmResult::error(Errno::Efault);  // VM_IO | VM_PFNMAP: no struct page
+    if (flags.write) {
+        if (!vma.prot.write) {
+            if (!flags.force) return KvmResult::error(Errno::Efault);
+            // FOLL_FORCE may only break copy-on-write: is_cow_mapping() is false for MAP_SHARED.
+            if (vma.kind == MappingKind::Shared) return KvmResult::error(Errno::Efault);
+        }
+    } else if (!vma.prot.read && !flags.force) {
+        return KvmResult::error(Errno::Efault);  // with FOLL_FORCE, VM_MAYREAD suffices (every mmap here has it)
+    }
+    return KvmResult::ok();
+}
+
 // models get_user_pages() for one page with FOLL_HWPOISON, mm/gup.c
 GupResult HostMm::get_user_page(Hva hva, bool write) {
     const vm_area_struct* vma = find_vma(hva);
-    if (!vma || vma->is_pfnmap()) return {std::nullopt, GupError::Fault};
-    if (write ? !vma->prot.write : !vma->prot.read) return {std::nullopt, GupError::Fault};
+    if (!vma || !check_vma_flags(*vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
     HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK));
     if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};
     return {page.pfn, std::nullopt};
@@ -172,18 +186,39 @@ bool HostMm::copy_to_user(Hva hva, std::span<const std::uint8_t> in) {
     return copy(hva, const_cast<std::uint8_t*>(in.data()), in.size(), Access::Write, true);
 }
 
-// models mem_rw(), fs/proc/base.c: access_remote_vm() ignores protection (FOLL_FORCE).
-// A hole gives EFAULT as the contract says; a poisoned page cannot be read either (EIO).
+// models mem_rw(), fs/proc/base.c, through access_remote_vm() (mm/memory.c): one page at a time,
+// GUP with FOLL_FORCE (and FOLL_WRITE for a write). The contract says EFAULT for a hole or a
+// refused page; a poisoned page cannot be copied either (EIO).
 KvmResult HostMm::access_remote(Hva hva, std::span<std::uint8_t> buf, bool write) {
     for (std::size_t off = 0; off < buf.size();) {
         const Hva at = hva + off;
-        if (!find_vma(at)) return KvmResult::error(Errno::Efault);
+        const std::size_t chunk = std::min<std::size_t>(buf.size() - off, PAGE_SIZE - offset_in_page(at.value()));
+        const vm_area_struct* vma = find_vma(at);
+        if (!vma) return KvmResult::error(Errno::Efault);
+        if (vma->is_pfnmap()) {
+            // GUP refuses VM_PFNMAP; __access_remote_vm() then asks vm_ops->access, which for a
+            // remap_pfn_range() driver is generic_access_phys(): a write needs a writable PTE.
+            if (write && !vma->prot.write) return KvmResult::error(Errno::Efault);
+        } else if (!check_vma_flags(*vma, GupFlags{.write = write, .force = true}).is_ok()) {
+            return KvmResult::error(Errno::Efault);
+        }
         auto it = pages_.find(at.value() & PAGE_MASK);
         if (it != pages_.end() && it->second.hwpoison) return KvmResult::error(Errno::Eio);
+        copy(at, buf.data() + off, chunk, Access::Debug, write);
+        off += chunk;
+    }
+    return KvmResult::ok();
+}
+
+bool HostMm::access_mapped(Hva hva, std::span<std::uint8_t> buf, bool write) {
+    for (std::size_t off = 0; off < buf.size();) {
+        const Hva at = hva + off;
+        if (!find_vma(at)) return false;
+        auto it = pages_.find(at.value() & PAGE_MASK);
+        if (it != pages_.end() && it->second.hwpoison) return false;
         off += std::min<std::size_t>(buf.size() - off, PAGE_SIZE - offset_in_page(at.value()));
     }
-    copy(hva, buf.data(), buf.size(), Access::Debug, write);
-    return KvmResult::ok();
+    return copy(hva, buf.data(), buf.size(), Access::Debug, write);
 }
 
 }  // namespace kvmsim

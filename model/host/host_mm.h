@@ -29,6 +29,16 @@ struct HostPage {
 
 enum class GupError { Fault, Hwpoison };
 
+// The gup_flags of mm/gup.c that the model's callers pass.
+struct GupFlags {
+    bool write = false;     // FOLL_WRITE
+    bool force = false;     // FOLL_FORCE: a debugger's access, past the mapping's protection
+    bool longterm = false;  // FOLL_LONGTERM (pin_user_pages for a memslot lock)
+};
+
+// models check_vma_flags(), mm/gup.c: 0 or EFAULT for a GUP of this VMA with these flags.
+[[nodiscard]] KvmResult check_vma_flags(const vm_area_struct& vma, GupFlags flags);
+
 // Result of pinning one host page the way get_user_pages() does.
 struct GupResult {
     std::optional<Pfn> pfn;
@@ -55,8 +65,15 @@ public:
     bool copy_from_user(Hva hva, std::span<std::uint8_t> out);
     bool copy_to_user(Hva hva, std::span<const std::uint8_t> in);
 
-    // A debugger's access (/proc/PID/mem): ignores protection, fails only on a hole or poison.
+    // A debugger's access (/proc/PID/mem: GUP with FOLL_FORCE): past the protection of a
+    // private mapping (a write breaks copy-on-write), but never a write to a shared mapping
+    // without write permission; EFAULT on a hole or a refused page, EIO on poison. Like the
+    // kernel it copies page by page, so the pages before a refused one are written.
     KvmResult access_remote(Hva hva, std::span<std::uint8_t> buf, bool write);
+    // The CPU's access to the pages behind a mapping through a stage-2/EPT entry that already
+    // maps them: the host VMA's protection is not consulted (it was when the entry was made).
+    // False on a hole or a poisoned page.
+    bool access_mapped(Hva hva, std::span<std::uint8_t> buf, bool write);
 
     // The pfn backing a present page of a PFNMAP mapping (follow_pfnmap_start).
     [[nodiscard]] Pfn pfnmap_pfn(const vm_area_struct& vma, Hva hva) const;

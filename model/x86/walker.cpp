@@ -142,7 +142,7 @@ int update_accessed_dirty_bits(kvm& kvm, kvm_vcpu& vcpu, guest_walker& w, WalkAc
                 // and dirty bits" (the comment the seed patch adds to update_accessed_dirty_bits()).
                 std::array<std::uint8_t, 8> buf{};
                 std::memcpy(buf.data(), &l.new_pte, pte_size);
-                (void)kvm.mm().access_remote(l.ptep_user, std::span(buf.data(), pte_size), true);
+                (void)kvm.mm().access_mapped(l.ptep_user, std::span(buf.data(), pte_size), true);  // the CPU writes through EPT, not GUP
                 l.ad = AdUpdate::OverwrittenByEpt;
                 kvm.trace().emit("update_accessed_dirty_bits", [&] {
                     return std::string(level_name(w.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + ": the CPU (EPT) writes " + hex(l.pte) + " -> " +

@@ -85,7 +85,7 @@ TEST_CASE("mprotect: a middle page splits the mapping in three") {
     CHECK(mm.find_vma(Hva(A + PG))->prot == R);
     CHECK(mm.find_vma(Hva(A + 2 * PG))->prot == RW);
 }
-TEST_CASE("copy_from_user / copy_to_user honour protection; access_remote ignores it, fails on a hole with EFAULT") {
+TEST_CASE("copy_from_user / copy_to_user honour protection; access_remote forces private ones, fails on a hole with EFAULT") {
     HostMm mm;
     REQUIRE_OK(mm.mmap(Hva(A), PG, Prot{}, MappingKind::Anonymous, "none"));
     REQUIRE_OK(mm.mmap(Hva(A + PG), PG, R, MappingKind::Anonymous, "ro"));
@@ -100,6 +100,31 @@ TEST_CASE("copy_from_user / copy_to_user honour protection; access_remote ignore
     CHECK(out == std::array<std::uint8_t, 4>{9, 9, 9, 9});
     CHECK(mm.access_remote(Hva(A + 2 * PG), out, false) == EFAULT_);
 }
+TEST_CASE("check_vma_flags: FOLL_FORCE writes only copy-on-write mappings; a forced read needs no PROT_READ") {
+    const vm_area_struct shared_ro{.vm_start = Hva(A), .vm_end = Hva(A + PG), .prot = R, .kind = MappingKind::Shared};
+    const vm_area_struct private_ro{.vm_start = Hva(A), .vm_end = Hva(A + PG), .prot = R, .kind = MappingKind::Anonymous};
+    const vm_area_struct shared_none{.vm_start = Hva(A), .vm_end = Hva(A + PG), .prot = Prot{}, .kind = MappingKind::Shared};
+    const vm_area_struct pfnmap{.vm_start = Hva(A), .vm_end = Hva(A + PG), .prot = RW, .kind = MappingKind::PfnMap};
+    CHECK(check_vma_flags(shared_ro, {.write = true, .force = true}) == EFAULT_);
+    CHECK(check_vma_flags(private_ro, {.write = true, .force = true}) == OK);
+    CHECK(check_vma_flags(private_ro, {.write = true}) == EFAULT_);     // KVM's own GUP never forces
+    CHECK(check_vma_flags(shared_none, {.force = true}) == OK);         // VM_MAYREAD
+    CHECK(check_vma_flags(shared_none, {}) == EFAULT_);
+    CHECK(check_vma_flags(pfnmap, {}) == EFAULT_);                      // VM_IO | VM_PFNMAP
+}
+
+TEST_CASE("access_remote: a write to a shared read-only mapping is EFAULT; one that crosses into it writes the page before") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), PG, RW, MappingKind::Anonymous, "rw"));
+    REQUIRE_OK(mm.mmap(Hva(A + PG), PG, R, MappingKind::Shared, "shared"));
+    std::array<std::uint8_t, 8> buf{1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK(mm.access_remote(Hva(A + PG), std::span(buf.data(), 4), true) == EFAULT_);
+    CHECK(mm.access_remote(Hva(A + PG - 4), buf, true) == EFAULT_);
+    std::array<std::uint8_t, 8> got{};
+    REQUIRE(mm.access_remote(Hva(A + PG - 4), got, false) == OK);
+    CHECK(got == std::array<std::uint8_t, 8>{1, 2, 3, 4, 0, 0, 0, 0});
+}
+
 TEST_CASE("copy across two mappings with a hole between fails") {
     HostMm mm;
     REQUIRE_OK(mm.mmap(Hva(A), PG, RW, MappingKind::Anonymous, "a"));
