@@ -1,5 +1,7 @@
 #include "arm64_arch.h"
 
+#include <bit>
+
 #include "../kvm/kvm.h"
 #include "../profile/profile.h"
 
@@ -87,14 +89,31 @@ void Arm64Arch::unmap_gfn_range(kvm& vm, const kvm_memory_slot&, Gfn start, Gfn 
     if (n) vm.trace().emit("kvm_unmap_gfn_range", [&] { return std::to_string(n) + " stage-2 pages unmapped"; });
 }
 
-// models kvm_arch_commit_memory_region(), arch/arm64/kvm/mmu.c: turning dirty logging on
-// write-protects the slot at stage 2, so that the next write faults and is logged.
-void Arm64Arch::commit_memory_region(kvm& vm, std::uint32_t old_flags, const kvm_memory_slot& new_slot, kvm_mr_change change) {
-    const bool logging = (new_slot.flags & memflag::LogDirtyPages) && !(new_slot.flags & memflag::Readonly);
-    if (change == kvm_mr_change::FlagsOnly && logging && !(old_flags & memflag::LogDirtyPages)) {
-        stage2_.wrprotect(new_slot.base_gfn, new_slot.end_gfn());
-        vm.trace().emit("kvm_mmu_wp_memory_region", [&] { return "slot " + std::to_string(new_slot.id) + " write-protected at stage 2 for dirty logging"; });
+// models kvm_arch_commit_memory_region(), arch/arm64/kvm/mmu.c: a slot that logs dirty pages
+// is write-protected at stage 2 in one go, so that the next write faults and is logged; with
+// KVM_DIRTY_LOG_INITIALLY_SET every page already reads dirty and KVM_CLEAR_DIRTY_LOG protects
+// gradually instead.
+void Arm64Arch::commit_memory_region(kvm& vm, std::uint32_t, const kvm_memory_slot& new_slot, kvm_mr_change change) {
+    if (!(new_slot.flags & memflag::LogDirtyPages) || change == kvm_mr_change::Delete) return;
+    if (vm.dirty_log_manual_protect_and_init_set()) {
+        vm.trace().emit("kvm_arch_commit_memory_region", [&] { return "slot " + std::to_string(new_slot.id) + ": initially-all-set, not write-protected"; });
+        return;
     }
+    stage2_.wrprotect(new_slot.base_gfn, new_slot.end_gfn());
+    vm.trace().emit("kvm_mmu_wp_memory_region", [&] { return "slot " + std::to_string(new_slot.id) + " write-protected at stage 2 for dirty logging"; });
+}
+
+// models kvm_arch_mmu_enable_log_dirty_pt_masked(), arch/arm64/kvm/mmu.c: one stage2_wp_range()
+// from the lowest to the highest page of the mask, so the pages between them whose bits were
+// not in the mask are write-protected too.
+void Arm64Arch::mmu_enable_log_dirty_pt_masked(kvm& vm, const kvm_memory_slot& slot, std::uint64_t gfn_offset, std::uint64_t mask) {
+    const Gfn base = slot.base_gfn + gfn_offset;
+    const Gfn start = base + static_cast<std::uint64_t>(std::countr_zero(mask));
+    const Gfn end = base + static_cast<std::uint64_t>(63 - std::countl_zero(mask)) + 1;
+    stage2_.wrprotect(start, end);
+    vm.trace().emit("kvm_arch_mmu_enable_log_dirty_pt_masked", [&] {
+        return "stage2_wp_range gfn " + hex(start.value()) + "-" + hex(end.value() - 1) + " (mask " + hex(mask) + ")";
+    });
 }
 
 }  // namespace kvmsim

@@ -65,6 +65,7 @@ public:
     void flush_shadow_memslot(kvm& vm, const kvm_memory_slot& slot) override;
     void unmap_gfn_range(kvm& vm, const kvm_memory_slot& slot, Gfn start, Gfn end) override;
     void commit_memory_region(kvm& vm, std::uint32_t old_flags, const kvm_memory_slot& new_slot, kvm_mr_change change) override;
+    void mmu_enable_log_dirty_pt_masked(kvm& vm, const kvm_memory_slot& slot, std::uint64_t gfn_offset, std::uint64_t mask) override;
 
     // models kvm_is_realm(), arch/arm64/include/asm/kvm_emulate.h (CCA)
     [[nodiscard]] bool is_realm() const { return type_.realm; }

@@ -63,6 +63,11 @@ public:
     virtual void flush_shadow_memslot(kvm& vm, const kvm_memory_slot& slot);
     // kvm_unmap_gfn_range(): the MMU notifier dropped host memory behind [start, end) of a slot.
     virtual void unmap_gfn_range(kvm& vm, const kvm_memory_slot& slot, Gfn start, Gfn end);
+    // kvm_arch_mmu_enable_log_dirty_pt_masked(): KVM_GET_DIRTY_LOG (without manual protect) and
+    // KVM_CLEAR_DIRTY_LOG write-protect the pages of one bitmap word they reported or cleared, so
+    // the next write faults and is logged again. The default keeps no such state: x86's model logs
+    // every guest write (it has no SPTEs), which is what x86's per-bit protection makes visible.
+    virtual void mmu_enable_log_dirty_pt_masked(kvm& vm, const kvm_memory_slot& slot, std::uint64_t gfn_offset, std::uint64_t mask);
     // kvm_arch_commit_memory_region(): after a CREATE, MOVE or FLAGS_ONLY is installed (old_flags: 0 for CREATE).
     virtual void commit_memory_region(kvm& vm, std::uint32_t old_flags, const kvm_memory_slot& new_slot, kvm_mr_change change);
 };

@@ -2,6 +2,7 @@
 #include "kvm.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace kvmsim {
 
@@ -17,8 +18,13 @@ DirtyLog kvm::get_dirty_log(std::uint32_t slot_field) {
         return {KvmResult::error(Errno::Enoent), {}};
     }
     DirtyLog log{KvmResult::ok(), slot->dirty_bitmap};
-    // Without manual protection the ioctl takes the bits: each read returns what was dirtied since.
-    if (!(manual_dirty_log_protect_ & dirtylog::ManualProtectEnable)) std::fill(slot->dirty_bitmap.begin(), slot->dirty_bitmap.end(), 0);
+    if (manual_dirty_log_protect_ & dirtylog::ManualProtectEnable) return log;  // KVM_CLEAR_DIRTY_LOG protects
+    // Without manual protection the ioctl takes the bits, word by word, and write-protects the
+    // pages it reports, so the next write to one faults and is logged again.
+    for (std::size_t i = 0; i < slot->dirty_bitmap.size(); ++i) {
+        const std::uint64_t mask = std::exchange(slot->dirty_bitmap[i], 0);
+        if (mask) arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, i * 64, mask);
+    }
     return log;
 }
 
@@ -35,11 +41,16 @@ KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_pag
     if (first_page > slot->npages || num_pages > slot->npages - first_page ||
         (num_pages < slot->npages - first_page && (num_pages & 63)))
         return KvmResult::error(Errno::Einval);
-    for (std::uint64_t i = 0; i < num_pages; ++i) {
-        const bool requested = i / 64 < bitmap.size() && ((bitmap[i / 64] >> (i % 64)) & 1);
-        if (!requested) continue;
-        const std::uint64_t page = first_page + i;
-        slot->dirty_bitmap[page / 64] &= ~(std::uint64_t{1} << (page % 64));
+    // One bitmap word at a time (first_page is a multiple of 64): the bits requested that were
+    // set are cleared, and those pages are write-protected again.
+    for (std::uint64_t i = 0; i < num_pages; i += 64) {
+        std::uint64_t want = i / 64 < bitmap.size() ? bitmap[i / 64] : 0;
+        if (num_pages - i < 64) want &= (std::uint64_t{1} << (num_pages - i)) - 1;
+        const std::uint64_t offset = first_page + i;
+        std::uint64_t& word = slot->dirty_bitmap[offset / 64];
+        const std::uint64_t mask = want & word;
+        word &= ~mask;
+        if (mask) arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, offset, mask);
     }
     return KvmResult::ok();
 }

@@ -146,6 +146,7 @@ KvmResult KvmArch::vm_ioctl_enable_cap(kvm& vm, Cap cap, std::uint32_t, const st
     return KvmResult::error(Errno::Einval);
 }
 void KvmArch::flush_shadow_memslot(kvm&, const kvm_memory_slot&) {}
+void KvmArch::mmu_enable_log_dirty_pt_masked(kvm&, const kvm_memory_slot&, std::uint64_t, std::uint64_t) {}
 void KvmArch::unmap_gfn_range(kvm&, const kvm_memory_slot&, Gfn, Gfn) {}
 void KvmArch::commit_memory_region(kvm&, std::uint32_t, const kvm_memory_slot&, kvm_mr_change) {}
 

@@ -85,6 +85,11 @@ public:
 
     [[nodiscard]] HostMm& mm() { return mm_; }
     [[nodiscard]] const Profile& profile() const { return profile_; }
+    // models kvm_dirty_log_manual_protect_and_init_set(), include/linux/kvm_host.h
+    [[nodiscard]] bool dirty_log_manual_protect_and_init_set() const {
+        return (manual_dirty_log_protect_ & (dirtylog::ManualProtectEnable | dirtylog::InitiallySet)) ==
+               (dirtylog::ManualProtectEnable | dirtylog::InitiallySet);
+    }
     [[nodiscard]] const KvmArch& arch() const { return *arch_; }
     [[nodiscard]] Trace& trace() const { return trace_; }
     [[nodiscard]] std::uint64_t nr_memslot_pages() const { return nr_memslot_pages_; }

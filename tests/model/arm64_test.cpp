@@ -188,4 +188,36 @@ TEST_CASE("realm: protected alias is a zeroed granule in v7, EINVAL from v12; th
     CHECK(p12.run.events[0].error == Errno::Einval);
 }
 
+TEST_CASE("dirty logging: KVM_GET_DIRTY_LOG write-protects what it reports; the next store faults and is logged") {
+    Arm64Vm vm("mainline");
+    REQUIRE(vm.k->set_user_memory_region({0, memflag::LogDirtyPages, kRamGpa, 0x10000, kRam.value()}) == OK);
+    CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+    CHECK_FALSE(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+    CHECK(vm.k->get_dirty_log(0).bitmap.at(0) == 0b10);
+    CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+    CHECK(vm.k->get_dirty_log(0).bitmap.at(0) == 0b10);
+}
+
+TEST_CASE("dirty logging: KVM_CLEAR_DIRTY_LOG write-protects from the lowest to the highest page of each word") {
+    Arm64Vm vm("mainline");
+    REQUIRE(vm.k->enable_cap(Cap::ManualDirtyLogProtect2, 0, {1, 0, 0, 0}) == OK);
+    REQUIRE(vm.k->set_user_memory_region({0, memflag::LogDirtyPages, kRamGpa, 0x10000, kRam.value()}) == OK);
+    for (std::uint64_t page : {1, 2, 3}) CHECK(vm.access(kRamGpa + page * 0x1000, Arm64AccessKind::Write).stage2_fault);
+    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, {0b1010}) == OK);
+    CHECK(vm.k->get_dirty_log(0).bitmap.at(0) == 0b0100);
+    const Gfn base = gpa_to_gfn(Gpa(kRamGpa));
+    CHECK_FALSE(vm.arch->stage2().lookup(base + 2)->prot.w);  // not cleared, but inside the range
+    CHECK(vm.access(kRamGpa + 0x2000, Arm64AccessKind::Write).stage2_fault);
+}
+
+TEST_CASE("dirty logging: with INITIALLY_SET turning logging on does not write-protect the slot") {
+    Arm64Vm vm("mainline");
+    REQUIRE(vm.k->enable_cap(Cap::ManualDirtyLogProtect2, 0, {3, 0, 0, 0}) == OK);
+    CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+    REQUIRE(vm.k->set_user_memory_region({0, memflag::LogDirtyPages, kRamGpa, 0x10000, kRam.value()}) == OK);
+    CHECK_FALSE(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, {0b10}) == OK);
+    CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
+}
+
 }  // TEST_SUITE
