@@ -87,10 +87,17 @@ std::string_view to_string(CfiReadMode m) {
     return "?";
 }
 
+// kvmtool keeps the size in struct cfi_flash_device's u32 size: st_size is truncated to 32 bits
+// before the rounding, and size + 1 is u32 arithmetic too. So a file of 4 GiB + 8 KiB gives an
+// 8 KiB flash, exactly 4 GiB gives 1 byte, and 4 GiB - 1 wraps size + 1 to 0, where
+// 1U << (pow2_size(0) - 1) shifts by -1: the CPU (x86 SHL, arm64 LSLV) takes the count mod 32,
+// 1U << 31, which the cap brings to 16 MiB.
 std::uint64_t CfiFlash::flash_size(std::uint64_t file_size) {
-    const unsigned bits = pow2_size(file_size + 1) - 1;
-    const std::uint64_t size = bits >= 63 ? KVM_FLASH_MAX_SIZE : std::uint64_t{1} << bits;
-    return std::min(size, KVM_FLASH_MAX_SIZE);
+    const auto size = static_cast<std::uint32_t>(file_size);
+    const auto plus_one = static_cast<std::uint32_t>(size + 1u);
+    const unsigned shift = (pow2_size(plus_one) - 1u) & 31u;
+    const std::uint64_t rounded = std::uint32_t{1} << shift;
+    return std::min(rounded, KVM_FLASH_MAX_SIZE);
 }
 
 CfiFlash::CfiFlash(const CfiFlashConfig& c) : base_(c.base), size_(flash_size(c.file_size)), flash_memory_(c.flash_memory), mapping_(c.mapping) {}

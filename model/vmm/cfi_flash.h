@@ -48,7 +48,7 @@ struct CfiFlashConfig {
 class CfiFlash final : public MmioDevice {
 public:
     // The flash size kvmtool derives from the file size: the largest power of two not above
-    // it, capped at KVM_FLASH_MAX_SIZE (create_flash_device_file()).
+    // its low 32 bits (kvmtool's size is a u32), capped at KVM_FLASH_MAX_SIZE (create_flash_device_file()).
     [[nodiscard]] static std::uint64_t flash_size(std::uint64_t file_size);
 
     // models create_flash_device_file(), hw/cfi_flash.c (kvmtool); 0 or kvm__register_mmio()'s error

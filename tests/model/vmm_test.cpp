@@ -135,6 +135,11 @@ TEST_CASE("vmm: the flash size is the file size rounded down to a power of two, 
     CHECK(CfiFlash::flash_size(100 << 10) == (64 << 10));
     CHECK(CfiFlash::flash_size(32 << 20) == (16 << 20));
     CHECK(CfiFlash::flash_size(~0ull) == (16 << 20));
+    // kvmtool's size is a u32: st_size is truncated before the rounding.
+    CHECK(CfiFlash::flash_size((4ull << 30) + (8 << 10)) == (8 << 10));
+    CHECK(CfiFlash::flash_size(4ull << 30) == 1);
+    CHECK(CfiFlash::flash_size((4ull << 30) - 1) == (16 << 20));  // size + 1 wraps to 0; the shift count -1 is taken mod 32
+    CHECK(CfiFlash::flash_size((8ull << 30) + (32 << 20)) == (16 << 20));
 }
 
 TEST_CASE("vmm: CFI flash keeps a read-only slot exactly while in read-array mode") {
