@@ -3,7 +3,9 @@
 #include <random>
 #include <vector>
 
+#include "model/kvm/caps.h"
 #include "model/trace.h"
+#include "model/x86/x86_arch.h"
 #include "value.h"
 
 namespace kvmsim::sim {
@@ -14,6 +16,11 @@ constexpr std::uint64_t kRamHva = 0x7e0000000000;
 constexpr std::uint64_t kRamPages = 64;
 constexpr std::uint64_t kRomHva = kRamHva + 0x1000000;
 constexpr std::uint64_t kRomPages = 16;
+// MAP_SHARED mappings (a memfd): a forced host write may not break into one without PROT_WRITE.
+constexpr std::uint64_t kShmHva = kRomHva + 0x1000000;
+constexpr std::uint64_t kShmPages = 8;
+constexpr std::uint64_t kShroHva = kShmHva + 0x1000000;
+constexpr std::uint64_t kShroPages = 4;
 
 class Gen {
 public:
@@ -52,7 +59,9 @@ public:
                 {"host",
                  {{"mmap",
                    {{{"name", "ram"}, {"hva", hex(kRamHva)}, {"size", hex(kRamPages * kPage)}, {"prot", "rw"}},
-                    {{"name", "rom"}, {"hva", hex(kRomHva)}, {"size", hex(kRomPages * kPage)}, {"prot", "r"}}}}}},
+                    {{"name", "rom"}, {"hva", hex(kRomHva)}, {"size", hex(kRomPages * kPage)}, {"prot", "r"}},
+                    {{"name", "shm"}, {"hva", hex(kShmHva)}, {"size", hex(kShmPages * kPage)}, {"prot", "rw"}, {"flags", {"shared"}}},
+                    {{"name", "shro"}, {"hva", hex(kShroHva)}, {"size", hex(kShroPages * kPage)}, {"prot", "r"}, {"flags", {"shared"}}}}}}},
                 {"steps", steps}};
     }
 
@@ -121,6 +130,7 @@ private:
 
     std::string uaddr() {
         if (g_.chance(70)) return "ram+" + hex(g_.below(kRamPages) * kPage + (g_.chance(4) ? 0x10 : 0));
+        if (g_.chance(30)) return "shm+" + hex(g_.below(kShmPages) * kPage);
         if (g_.chance(80)) return "rom+" + hex(g_.below(kRomPages) * kPage);
         return hex(g_.pick<std::uint64_t>({kRamHva + kRamPages * kPage, kRomHva + kRomPages * kPage}));  // just past a mapping
     }
@@ -193,21 +203,49 @@ private:
             const SlotState& s = g_.pick(slots_);
             return {{"op", "KVM_CLEAR_DIRTY_LOG"}, {"slot", s.id}, {"first_page", 0}, {"num_pages", s.pages < 64 ? s.pages : 64}};
         }
-        if (kind < 88) {
-            const bool write = g_.chance(50);
-            const std::string where = (g_.chance(80) ? "ram+" + hex(g_.below(kRamPages * kPage - 8)) : "rom+" + hex(g_.below(kRomPages * kPage - 8)));
-            nlohmann::json st = {{"op", write ? "host_write" : "host_read"}, {"hva", where}, {"size", 4}};
-            if (write) st["data"] = hex(g_.below(0x100000000));
-            return st;
-        }
-        if (kind < 92) {
-            const std::string where = "ram+" + hex(g_.below(kRamPages) * kPage);
-            return {{"op", "host_mprotect"}, {"hva", where}, {"size", hex((1 + g_.below(4)) * kPage)}, {"prot", g_.pick<std::string>({"", "r", "rw"})}};
-        }
+        if (kind < 88) return host_access();
+        if (kind < 92) return host_mprotect();
         if (kind < 94) return {{"op", "host_munmap"}, {"hva", "ram+" + hex(g_.below(kRamPages) * kPage)}, {"size", hex((1 + g_.below(2)) * kPage)}};
-        return {{"op", "KVM_CHECK_EXTENSION"},
-                {"cap", g_.pick<std::string>({"KVM_CAP_READONLY_MEM", "KVM_CAP_NR_MEMSLOTS", "KVM_CAP_MULTI_ADDRESS_SPACE", "KVM_CAP_SYNC_MMU",
-                                              "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2", "KVM_CAP_USER_MEMORY2"})}};
+        return check_extension();
+    }
+
+    // host_read / host_write (GUP with FOLL_FORCE) on private and shared mappings, whatever
+    // their protection is by now; now and then across the end of a page.
+    nlohmann::json host_access() {
+        const bool write = g_.chance(50);
+        struct Where { const char* name; std::uint64_t pages; };
+        const Where w = g_.pick<Where>({{"ram", kRamPages}, {"ram", kRamPages}, {"rom", kRomPages}, {"shm", kShmPages}, {"shro", kShroPages}});
+        std::uint64_t off = g_.below(w.pages * kPage - 8);
+        if (g_.chance(10)) off = (off | (kPage - 1)) - 1;  // the last two bytes of a page and the first two of the next
+        nlohmann::json st = {{"op", write ? "host_write" : "host_read"}, {"hva", std::string(w.name) + "+" + hex(off)}, {"size", 4}};
+        if (write) st["data"] = hex(g_.below(0x100000000));
+        return st;
+    }
+
+    // Every protection the contract has, on the private "ram" and the shared "shm" and "shro".
+    nlohmann::json host_mprotect() {
+        const std::string prot = g_.pick<std::string>({"", "r", "rw", "rx", "rwx"});
+        if (g_.chance(60)) {
+            const std::string where = "ram+" + hex(g_.below(kRamPages) * kPage);
+            return {{"op", "host_mprotect"}, {"hva", where}, {"size", hex((1 + g_.below(4)) * kPage)}, {"prot", prot}};
+        }
+        const bool shro = g_.chance(40);
+        const std::uint64_t pages = shro ? kShroPages : kShmPages;
+        const std::uint64_t first = g_.below(pages);
+        return {{"op", "host_mprotect"}, {"hva", std::string(shro ? "shro" : "shm") + "+" + hex(first * kPage)},
+                {"size", hex((1 + g_.below(pages - first)) * kPage)}, {"prot", prot}};
+    }
+
+    // Any capability number the model answers on x86, by name where 6.18 has one, on either fd.
+    nlohmann::json check_extension() {
+        Cap cap;
+        do cap = static_cast<Cap>(g_.below(kLastUapiCap + 5));
+        while (!x86_cap_modelled(cap));
+        nlohmann::json st = nlohmann::json::object();  // not {{...}}: one pair would read as an array
+        st["op"] = "KVM_CHECK_EXTENSION";
+        st["cap"] = cap_in_uapi(cap) ? nlohmann::json(to_string(cap)) : nlohmann::json(static_cast<std::uint32_t>(cap));
+        if (g_.chance(50)) st["fd"] = "system";
+        return st;
     }
 
     Gen g_;

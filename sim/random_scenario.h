@@ -17,8 +17,9 @@ struct RandomScenarioOptions {
 
 // A scenario document (contract format, no expectations) drawn from `seed`: memslot creates,
 // deletes, moves and flag changes, overlapping and misaligned attempts, read-only and
-// dirty-logging slots, guest reads and writes in and out of slots, host reads, writes,
-// mprotect and munmap, dirty-log reads and clears, capability checks; and in some sequences
+// dirty-logging slots, guest reads and writes in and out of slots, host reads and writes on
+// private and MAP_SHARED mappings under every protection (mprotect), munmap, dirty-log reads
+// and clears, KVM_CHECK_EXTENSION of any capability the x86 model answers on either fd; and in some sequences
 // 4-level paging on random tables (in a read-only slot or not) with accesses by gva.
 nlohmann::json random_scenario(std::uint64_t seed, const RandomScenarioOptions& options);
 

@@ -6,8 +6,11 @@
 #include <sys/mman.h>
 
 #include <cstring>
+#include <map>
 #include <set>
 
+#include "model/kvm/caps.h"
+#include "model/x86/x86_arch.h"
 #include "sim/diff.h"
 #include "sim/random_scenario.h"
 #include "sim/scenario.h"
@@ -57,6 +60,46 @@ TEST_SUITE("differential") {
         CHECK(logging);
         CHECK(misaligned);
         CHECK(delete_seen);
+    }
+
+    TEST_CASE("random scenarios check every capability the model answers, on both fds") {
+        std::set<std::pair<std::uint32_t, bool>> asked;
+        for (std::uint64_t seed = 1; seed <= 5000; ++seed) {
+            const nlohmann::json doc = random_scenario(seed, {});
+            for (const auto& st : doc["steps"]) {
+                if (st.at("op") != "KVM_CHECK_EXTENSION") continue;
+                const auto& c = st.at("cap");
+                const std::uint32_t n = c.is_string() ? static_cast<std::uint32_t>(*cap_from_string(c.get<std::string>())) : c.get<std::uint32_t>();
+                asked.emplace(n, st.value("fd", "vm") == "system");
+            }
+        }
+        unsigned modelled = 0;
+        for (std::uint32_t n = 0; n <= kLastUapiCap + 4; ++n) {
+            if (!x86_cap_modelled(static_cast<Cap>(n))) continue;
+            ++modelled;
+            CHECK_MESSAGE(asked.contains({n, false}), to_string(static_cast<Cap>(n)));
+            CHECK_MESSAGE(asked.contains({n, true}), to_string(static_cast<Cap>(n)));
+        }
+        CHECK(asked.size() == 2 * modelled);  // and nothing the model does not answer
+    }
+
+    TEST_CASE("random scenarios write to private and shared mappings under every protection") {
+        std::set<std::string> seen;  // "mapping prot": the protection the mapping had when written
+        for (std::uint64_t seed = 1; seed <= 2000; ++seed) {
+            const nlohmann::json doc = random_scenario(seed, {});
+            std::map<std::string, std::string> prot = {{"ram", "rw"}, {"rom", "r"}, {"shm", "rw"}, {"shro", "r"}};
+            for (const auto& st : doc["steps"]) {
+                const std::string op = st.at("op");
+                if (op != "host_write" && op != "host_mprotect") continue;
+                const std::string hva = st.at("hva");
+                const std::string name = hva.substr(0, hva.find('+'));
+                if (op == "host_mprotect") prot[name] = st.at("prot");  // a guess: part of the mapping may keep the old one
+                else seen.insert(name + " " + prot[name]);
+            }
+        }
+        for (const char* name : {"ram", "shm", "shro"})
+            for (const char* p : {"", "r", "rw", "rx", "rwx"}) CHECK_MESSAGE(seen.contains(std::string(name) + " " + p), name << " '" << p << "'");
+        CHECK(seen.contains("rom r"));
     }
 
     TEST_CASE("the shrinker keeps exactly the steps a failure needs") {
