@@ -19,6 +19,7 @@ struct HostFacts {
     unsigned cpuid_maxphyaddr = 36;                 // CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID
     std::optional<unsigned> cpuinfo_phys_bits;      // "address sizes: N bits physical" in /proc/cpuinfo
     long online_cpus = 1;                           // sysconf(_SC_NPROCESSORS_ONLN)
+    long multi_address_space_cap = 0;               // KVM_CHECK_EXTENSION(KVM_CAP_MULTI_ADDRESS_SPACE) on /dev/kvm
 };
 [[nodiscard]] HostDescription describe_host(const HostFacts& facts);
 
@@ -27,6 +28,7 @@ struct HostPins {
     std::optional<unsigned> guest_maxphyaddr;
     std::optional<unsigned> host_maxphyaddr;
     std::optional<unsigned> online_cpus;
+    std::optional<bool> smm;
 };
 
 // Reads vm.host; throws ScenarioError naming the key and what it takes.

@@ -12,9 +12,13 @@ namespace kvmsim {
 
 struct HostDescription {
     // CONFIG_KVM_GUEST_MEMFD: kvm_vm_ioctl_check_extension_generic() answers KVM_CAP_GUEST_MEMFD
-    // with 1 only when it is built (6.18 selects it for SW_PROTECTED_VM, TDX and SEV; a kernel
-    // without them answers 0). Reference host: 1; this project also has hosts answering 0.
+    // (and KVM_CAP_GUEST_MEMFD_FLAGS) only when it is built; a kernel without it answers 0.
+    // Reference host: 1; this project also has a 6.18 pvm host answering 0 (probed).
     bool guest_memfd = true;
+    // CONFIG_KVM_SMM: x86 gets its second (SMM) memslot address space, KVM_MAX_NR_ADDRESS_SPACES
+    // is 2 and KVM_CAP_MULTI_ADDRESS_SPACE is compiled in. Unset: the platform's (pvm: no; vmx,
+    // vmx-shadow, svm: yes).
+    std::optional<bool> kvm_smm;
     // CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID: the guest's MAXPHYADDR, which sets the
     // reserved bits the page walker checks. Unset: the platform's value (pvm 48; vmx, vmx-shadow
     // 46; svm 48: see guest_cpuid()).

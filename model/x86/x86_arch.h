@@ -16,6 +16,7 @@ public:
     X86Arch(Platform platform, VmType type, HostDescription host = {})
         : platform_(platform), options_(platform_options(platform)), type_(type), host_(host) {
         if (host_.host_maxphyaddr) options_.host_maxphyaddr = *host_.host_maxphyaddr;
+        if (host_.kvm_smm) options_.smm_address_space = *host_.kvm_smm;
     }
 
     [[nodiscard]] unsigned user_mem_slots(const Profile& profile) const override;

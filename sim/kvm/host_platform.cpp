@@ -66,6 +66,7 @@ HostFacts read_host_facts(const Fd& kvm) {
     f.cpuid_maxphyaddr = guest_maxphyaddr(kvm);
     f.cpuinfo_phys_bits = cpuinfo_phys_bits();
     f.online_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    f.multi_address_space_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MultiAddressSpace));
     return f;
 }
 

@@ -20,8 +20,9 @@ using namespace kvmsim::sim;
 
 namespace {
 
-HostDescription fake_host(long guest_memfd_cap, unsigned maxphyaddr, long cpus) {
-    return describe_host(HostFacts{.guest_memfd_cap = guest_memfd_cap, .cpuid_maxphyaddr = maxphyaddr, .cpuinfo_phys_bits = maxphyaddr, .online_cpus = cpus});
+HostDescription fake_host(long guest_memfd_cap, unsigned maxphyaddr, long cpus, long multi_as = 0) {
+    return describe_host(HostFacts{.guest_memfd_cap = guest_memfd_cap, .cpuid_maxphyaddr = maxphyaddr, .cpuinfo_phys_bits = maxphyaddr, .online_cpus = cpus,
+                                   .multi_address_space_cap = multi_as});
 }
 
 long cap(const HostDescription& host, Cap c, CheckOn on) {
@@ -67,6 +68,15 @@ TEST_CASE("KVM_CAP_NR_VCPUS is min(online CPUs, KVM_MAX_VCPUS)") {
     CHECK(cap(fake_host(1, 48, 5000), Cap::NrVcpus, CheckOn::VmFd) == 1024);
 }
 
+TEST_CASE("KVM_CAP_MULTI_ADDRESS_SPACE and as_id 1 follow CONFIG_KVM_SMM (what /dev/kvm answers without a VM)") {
+    CHECK(fake_host(1, 48, 2, 0).kvm_smm == false);
+    CHECK(fake_host(1, 48, 2, 2).kvm_smm == true);
+    CHECK(cap(fake_host(1, 48, 2, 0), Cap::MultiAddressSpace, CheckOn::SystemFd) == 0);
+    CHECK(cap(fake_host(1, 48, 2, 2), Cap::MultiAddressSpace, CheckOn::SystemFd) == 2);
+    CHECK(cap(fake_host(1, 48, 2, 2), Cap::MultiAddressSpace, CheckOn::VmFd) == 2);
+    CHECK(cap(HostDescription{}, Cap::MultiAddressSpace, CheckOn::VmFd) == 0);  // unset: the pvm platform's, no SMM
+}
+
 TEST_CASE("the guest's MAXPHYADDR sets the walker's reserved bits") {
     CHECK(guest_cpuid(Platform::Pvm).maxphyaddr == 48u);  // default: the reference host's CPUID
     CHECK(guest_cpuid(Platform::Pvm, fake_host(1, 46, 2)).maxphyaddr == 46u);
@@ -104,6 +114,9 @@ TEST_CASE("every shipped scenario holds on the model whichever way the host answ
             for (long cpus : {2L, 8L}) {
                 RunOptions o;
                 o.host = fake_host(gmem, maxphyaddr, cpus);
+                // CONFIG_KVM_SMM goes with the platform a scenario names (vmx has it, pvm not);
+                // diff runs the model on the host's own platform, where the probe agrees.
+                o.host->kvm_smm.reset();
                 auto backend = make_model_backend();
                 for (const auto& f : files) {
                     const Scenario s = load_scenario(f);
