@@ -10,7 +10,7 @@ namespace kvmsim {
 namespace {
 
 // Answers that depend on host hardware, module parameters or Kconfig the host description does
-// not carry (CONFIG_KVM_HYPERV, CONFIG_KVM_XEN, CONFIG_KVM_SMM, CONFIG_X86_SGX_KVM, TSC scaling,
+// not carry (CONFIG_KVM_HYPERV, CONFIG_KVM_XEN, CONFIG_X86_SGX_KVM, TSC scaling,
 // nested, bus-lock and notify VM exits, MWAIT, XSAVE sizes, the vendor's quirks, enable_pmu,
 // allow_smaller_maxphyaddr, sched_info_on(), and the x2APIC EOI-broadcast flags that differ per fd).
 bool depends_on_unmodelled_host(Cap cap) {
@@ -31,7 +31,6 @@ bool depends_on_unmodelled_host(Cap cap) {
     case Cap::SysHypervCpuid:
     case Cap::HypervDirectTlbflush:
     case Cap::HypervEnlightenedVmcs:
-    case Cap::X86Smm:
     case Cap::SgxAttribute:
     case Cap::TscControl:
     case Cap::VmTscControl:
@@ -102,7 +101,7 @@ std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bo
         return 0;
     default: break;
     }
-    const std::optional<long> r = answer_618(profile, cap);
+    const std::optional<long> r = answer_618(profile, cap, vm_fd);
     // An older profile has no history for 6.18's x86 answers; any other cap is not an x86 one
     // and answers 0 in every version.
     if (!modern && r) return std::nullopt;
@@ -110,7 +109,7 @@ std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bo
 }
 
 // The rest of 6.18's switch; nullopt for a cap that is not an x86 capability.
-std::optional<long> X86Arch::answer_618(const Profile& profile, Cap cap) const {
+std::optional<long> X86Arch::answer_618(const Profile& profile, Cap cap, bool vm_fd) const {
     switch (cap) {
     case Cap::Irqchip:
     case Cap::Hlt:
@@ -170,6 +169,9 @@ std::optional<long> X86Arch::answer_618(const Profile& profile, Cap cap) const {
     case Cap::OneReg:  // KVM_{G,S}ET_ONE_REG for x86 arrived with CET virtualization (6.18)
         return 1;
     case Cap::PreFaultMemory: return options_.tdp ? 1 : 0;  // tdp_enabled
+    // Only with CONFIG_KVM_SMM; then the vendor's has_emulated_msr(MSR_IA32_SMBASE), false for
+    // a VM whose state is protected (SEV-ES, SNP, TDX) and true otherwise (VMX with unrestricted guest).
+    case Cap::X86Smm: return options_.smm_address_space && !(vm_fd && has_protected_state()) ? 1 : 0;
     case Cap::X86ApicBusCyclesNs: return 1;                  // APIC_BUS_CYCLE_NS_DEFAULT
     case Cap::ExitHypercall: return 1L << 12;                // KVM_EXIT_HYPERCALL_VALID_MASK: KVM_HC_MAP_GPA_RANGE
     case Cap::SetGuestDebug2: return 0x1f0003;               // KVM_GUESTDBG_VALID_MASK (x86)

@@ -38,7 +38,7 @@ public:
     [[nodiscard]] std::uint64_t mmu_max_gfn() const;
 
 private:
-    [[nodiscard]] std::optional<long> answer_618(const Profile& profile, Cap cap) const;
+    [[nodiscard]] std::optional<long> answer_618(const Profile& profile, Cap cap, bool vm_fd) const;
     [[nodiscard]] bool has_protected_state() const { return type_ != VmType::Default; }
     Platform platform_;
     PlatformOptions options_;

@@ -57,6 +57,13 @@ TEST_CASE("x86: the generic answers come from kvm_main.c, the dirty rings from x
     CHECK(vm.k.check_extension(Cap::DirtyLogRingWithBitmap) == 0);
 }
 
+TEST_CASE("x86: X86_SMM needs CONFIG_KVM_SMM and a VM whose state KVM can see") {
+    CHECK(Vm("mainline", Platform::Pvm).k.check_extension(Cap::X86Smm) == 0);
+    CHECK(Vm("mainline", Platform::Vmx).k.check_extension(Cap::X86Smm) == 1);
+    CHECK(Vm("mainline", Platform::Svm, VmType::SevEs).k.check_extension(Cap::X86Smm, CheckOn::VmFd) == 0);
+    CHECK(Vm("mainline", Platform::Svm, VmType::SevEs).k.check_extension(Cap::X86Smm, CheckOn::SystemFd) == 1);
+}
+
 TEST_CASE("x86: PRE_FAULT_MEMORY is tdp_enabled") {
     CHECK(Vm("mainline", Platform::Vmx).k.check_extension(Cap::PreFaultMemory) == 1);
     CHECK(Vm("mainline", Platform::VmxShadow).k.check_extension(Cap::PreFaultMemory) == 0);
@@ -65,11 +72,11 @@ TEST_CASE("x86: PRE_FAULT_MEMORY is tdp_enabled") {
 
 TEST_CASE("x86: a cap that depends on unmodelled hardware has no answer, and a scenario naming it is refused") {
     Vm vm("mainline", Platform::Pvm);
-    CHECK_FALSE(vm.k.check_extension(static_cast<Cap>(117)).has_value());  // KVM_CAP_X86_SMM
+    CHECK_FALSE(vm.k.check_extension(Cap::Hyperv).has_value());
     CHECK_FALSE(x86_cap_modelled(Cap::Hyperv));
     CHECK(x86_cap_modelled(Cap::MaxVcpuId));
-    CHECK(kvmsim::test::error_path(check_cap("x86_64", "KVM_CAP_X86_SMM")) == "/steps/0/cap");
-    CHECK(kvmsim::test::error_path(check_cap("x86_64", 117)) == "/steps/0/cap");
+    CHECK(kvmsim::test::error_path(check_cap("x86_64", "KVM_CAP_HYPERV")) == "/steps/0/cap");
+    CHECK(kvmsim::test::error_path(check_cap("x86_64", 44)) == "/steps/0/cap");
     CHECK(kvmsim::test::error_path(check_cap("arm64", "KVM_CAP_ARM_SVE")) == "/steps/0/cap");
 }
 
