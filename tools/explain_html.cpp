@@ -1,6 +1,7 @@
 #include "explain_html.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <ostream>
 #include <regex>
@@ -94,7 +95,7 @@ const char* slot_colour(std::uint64_t flags) {
 }
 
 void legend(std::ostream& os) {
-    os << "<p class=legend>";
+    os << "<p class=\"legend\">";
     for (const auto& [flags, what] : std::vector<std::pair<std::uint64_t, const char*>>{{0, "read-write"}, {2, "KVM_MEM_READONLY"}, {1, "KVM_MEM_LOG_DIRTY_PAGES"}, {3, "read-only and logging"}})
         os << "<span style=\"background:" << slot_colour(flags) << "\">" << what << "</span> ";
     os << "</p>\n";
@@ -105,7 +106,7 @@ void gpa_map(std::ostream& os, const std::vector<Slots>& timeline) {
     std::set<std::uint64_t> edges;
     for (const auto& t : timeline)
         for (const auto& [id, sl] : t) edges.insert(sl.gpa), edges.insert(sl.gpa + sl.size);
-    os << "<h2 class=gpa-map>Guest-physical map, step by step</h2>\n";
+    os << "<h2 class=\"gpa-map\">Guest-physical map, step by step</h2>\n";
     if (edges.empty()) {
         os << "<p>No memslot exists at any step.</p>\n";
         return;
@@ -117,10 +118,10 @@ void gpa_map(std::ostream& os, const std::vector<Slots>& timeline) {
     const double left = 140, col = std::clamp(760.0 / static_cast<double>(timeline.size()), 14.0, 60.0);
     const double width = left + col * static_cast<double>(timeline.size()) + 20, height = band * static_cast<double>(e.size() - 1) + 50;
     auto y = [&](std::uint64_t a) { return 10 + band * static_cast<double>(std::lower_bound(e.begin(), e.end(), a) - e.begin()); };
-    os << "<svg class=gpamap xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" role=img aria-label=\"guest-physical map\">\n";
+    os << "<svg class=\"gpamap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" role=\"img\" aria-label=\"guest-physical map\">\n";
     for (const auto a : e)
-        os << "<line x1=\"" << left - 4 << "\" x2=\"" << width - 10 << "\" y1=\"" << y(a) << "\" y2=\"" << y(a) << "\" class=grid/><text x=\"" << left - 8 << "\" y=\"" << y(a) + 4
-           << "\" text-anchor=end class=addr>" << hex(a) << "</text>\n";
+        os << "<line x1=\"" << left - 4 << "\" x2=\"" << width - 10 << "\" y1=\"" << y(a) << "\" y2=\"" << y(a) << "\" class=\"grid\"/><text x=\"" << left - 8 << "\" y=\"" << y(a) + 4
+           << "\" text-anchor=\"end\" class=\"addr\">" << hex(a) << "</text>\n";
     std::set<std::uint64_t> ids;
     for (const auto& t : timeline)
         for (const auto& [id, sl] : t) ids.insert(id);
@@ -136,7 +137,7 @@ void gpa_map(std::ostream& os, const std::vector<Slots>& timeline) {
             while (end < timeline.size() && timeline[end].contains(id) && timeline[end].at(id) == it->second) ++end;
             const Slot& sl = it->second;
             const double x = left + col * static_cast<double>(t), w = col * static_cast<double>(end - t) - 2, y0 = y(sl.gpa), h = std::max(4.0, y(sl.gpa + sl.size) - y0 - 2);
-            os << "<g class=slot><title>slot " << id << ": gpa " << hex(sl.gpa) << " size " << hex(sl.size) << " hva " << hex(sl.hva) << " flags " << hex(sl.flags) << ", steps " << t
+            os << "<g class=\"slot\"><title>slot " << id << ": gpa " << hex(sl.gpa) << " size " << hex(sl.size) << " hva " << hex(sl.hva) << " flags " << hex(sl.flags) << ", steps " << t
                << "-" << end - 1 << "</title><rect x=\"" << x << "\" y=\"" << y0 + 1 << "\" width=\"" << w << "\" height=\"" << h << "\" fill=\"" << slot_colour(sl.flags)
                << "\" stroke=\"#333\"/>";
             if (w > 40 && h > 12) os << "<text x=\"" << x + 4 << "\" y=\"" << y0 + 14 << "\">slot " << id << "</text>";
@@ -146,8 +147,8 @@ void gpa_map(std::ostream& os, const std::vector<Slots>& timeline) {
     }
     for (std::size_t t = 0; t < timeline.size(); ++t)
         if (timeline.size() <= 40 || t % 5 == 0)
-            os << "<text x=\"" << left + col * static_cast<double>(t) + 2 << "\" y=\"" << height - 12 << "\" class=step>" << t << "</text>";
-    os << "<text x=\"" << left << "\" y=\"" << height - 1 << "\" class=axis>step &#8594;</text></svg>\n";
+            os << "<text x=\"" << left + col * static_cast<double>(t) + 2 << "\" y=\"" << height - 12 << "\" class=\"step\">" << t << "</text>";
+    os << "<text x=\"" << left << "\" y=\"" << height - 1 << "\" class=\"axis\">step &#8594;</text></svg>\n";
 }
 
 struct Mapping {
@@ -169,7 +170,7 @@ void host_map(std::ostream& os, const Scenario& s, const std::vector<Slots>& tim
             m.prot = st.fields.value("prot", std::string());
             maps.push_back(m);
         }
-    os << "<h2 class=host-map>Host mappings and the slots that point into them</h2>\n";
+    os << "<h2 class=\"host-map\">Host mappings and the slots that point into them</h2>\n";
     if (maps.empty()) {
         os << "<p>The scenario maps no host memory.</p>\n";
         return;
@@ -179,13 +180,13 @@ void host_map(std::ostream& os, const Scenario& s, const std::vector<Slots>& tim
         for (const auto& [id, sl] : t) slots.emplace(std::make_pair(id, sl.hva), sl);
     const double w = 900, bar = w / static_cast<double>(maps.size());
     const double height = 90 + 26 * static_cast<double>(slots.size());
-    os << "<svg class=hostmap xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w + 20 << "\" height=\"" << height << "\" role=img aria-label=\"host mappings\">\n";
+    os << "<svg class=\"hostmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w + 20 << "\" height=\"" << height << "\" role=\"img\" aria-label=\"host mappings\">\n";
     for (std::size_t i = 0; i < maps.size(); ++i) {
         const auto& m = maps[i];
         const double x = 10 + bar * static_cast<double>(i);
-        os << "<g class=mapping><title>" << esc(m.name) << ": hva " << hex(m.hva) << " size " << hex(m.size) << " prot " << esc(m.prot) << "</title><rect x=\"" << x << "\" y=\"10\" width=\""
+        os << "<g class=\"mapping\"><title>" << esc(m.name) << ": hva " << hex(m.hva) << " size " << hex(m.size) << " prot " << esc(m.prot) << "</title><rect x=\"" << x << "\" y=\"10\" width=\""
            << bar - 6 << "\" height=\"44\" fill=\"#d6eaf8\" stroke=\"#333\"/><text x=\"" << x + 4 << "\" y=\"27\">" << esc(m.name) << " (" << esc(m.prot) << ")</text><text x=\"" << x + 4
-           << "\" y=\"45\" class=addr>" << hex(m.hva) << " +" << hex(m.size) << "</text></g>\n";
+           << "\" y=\"45\" class=\"addr\">" << hex(m.hva) << " +" << hex(m.size) << "</text></g>\n";
     }
     double yy = 80;
     for (const auto& [key, sl] : slots) {
@@ -250,30 +251,39 @@ std::vector<std::pair<std::string, std::string>> chips(const StepReport& st) {
     if (!slot.empty()) c.emplace_back("slot", slot);
     if (!hva.empty()) c.emplace_back("hva", hva);
     if (!pfn.empty()) c.emplace_back("pfn", pfn);
+    // The outcome's headline: the data read, the exit, the errno, or the whole value.
     std::string out = st.skipped ? "skipped" : sim::render(st.actual);
-    if (out.size() > 60) out = out.substr(0, 57) + "...";
+    if (!st.skipped && st.actual.is_object()) {
+        for (const char* k : {"exit", "fault", "stage2_fault", "data", "pfn", "hva", "ret"})
+            if (st.actual.contains(k) && !(st.actual[k].is_boolean() && !st.actual[k].get<bool>())) {
+                out = std::string(k) + " " + sim::render(st.actual[k]);
+                break;
+            }
+        if (st.actual.contains("exits") && st.actual["exits"].is_array() && !st.actual["exits"].empty() && st.actual["exits"][0].contains("exit"))
+            out = sim::render(st.actual["exits"][0]["exit"]) + (st.actual.contains("data") ? ", data " + sim::render(st.actual["data"]) : "");
+    }
     c.emplace_back("outcome", out);
     return c;
 }
 
 void access_path(std::ostream& os, const StepReport& st) {
-    os << "<div class=access><h3>step " << st.step->index << ": " << esc(st.step->op) << "</h3>\n";
+    os << "<div class=\"access\"><h3>step " << st.step->index << ": " << esc(st.step->op) << "</h3>\n";
     // The chain, in one row that wraps onto the next when long.
     const auto c = chips(st);
     const double cw = 128, chh = 40;
     const std::size_t per_row = 7, rows = (c.size() + per_row - 1) / per_row;
-    os << "<svg class=path xmlns=\"http://www.w3.org/2000/svg\" width=\"" << per_row * (cw + 24) << "\" height=\"" << static_cast<double>(rows) * (chh + 16) + 4
-       << "\" role=img aria-label=\"access path\">\n";
+    os << "<svg class=\"path\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << per_row * (cw + 24) << "\" height=\"" << static_cast<double>(rows) * (chh + 16) + 4
+       << "\" role=\"img\" aria-label=\"access path\">\n";
     for (std::size_t i = 0; i < c.size(); ++i) {
         const double x = 4 + static_cast<double>(i % per_row) * (cw + 24), y = 4 + static_cast<double>(i / per_row) * (chh + 16);
         const bool bad = c[i].second.find("fault") != std::string::npos || (c[i].first == "outcome" && st.difference);
-        os << "<g class=chip><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cw << "\" height=\"" << chh << "\" rx=6 fill=\"" << (bad ? "#f5b7b1" : c[i].first == "A/D" ? "#fcf3cf" : "#eaf2f8")
-           << "\" stroke=\"#333\"/><text x=\"" << x + 6 << "\" y=\"" << y + 15 << "\" class=kind>" << esc(c[i].first) << "</text><text x=\"" << x + 6 << "\" y=\"" << y + 32
-           << "\" class=val>" << esc(c[i].second.substr(0, 22)) << "</text><title>" << esc(c[i].second) << "</title></g>\n";
+        os << "<g class=\"chip\"><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cw << "\" height=\"" << chh << "\" rx=\"6\" fill=\"" << (bad ? "#f5b7b1" : c[i].first == "A/D" ? "#fcf3cf" : "#eaf2f8")
+           << "\" stroke=\"#333\"/><text x=\"" << x + 6 << "\" y=\"" << y + 15 << "\" class=\"kind\">" << esc(c[i].first) << "</text><text x=\"" << x + 6 << "\" y=\"" << y + 32
+           << "\" class=\"val\">" << esc(c[i].second.size() > 17 ? c[i].second.substr(0, 16) + "…" : c[i].second) << "</text><title>" << esc(c[i].second) << "</title></g>\n";
         if (i + 1 < c.size() && (i + 1) % per_row != 0)
-            os << "<line x1=\"" << x + cw << "\" y1=\"" << y + chh / 2 << "\" x2=\"" << x + cw + 22 << "\" y2=\"" << y + chh / 2 << "\" class=arrow marker-end=\"url(#arrow)\"/>\n";
+            os << "<line x1=\"" << x + cw << "\" y1=\"" << y + chh / 2 << "\" x2=\"" << x + cw + 22 << "\" y2=\"" << y + chh / 2 << "\" class=\"arrow\" marker-end=\"url(#arrow)\"/>\n";
     }
-    os << "</svg>\n<ol class=trace>";
+    os << "</svg>\n<ol class=\"trace\">";
     for (const auto& ev : st.trace)
         os << "<li><span class=\"k\">" << esc(kind_of(ev)) << "</span> <code>" << esc(std::string(ev.function)) << "</code>: " << esc(ev.detail) << "</li>";
     os << "</ol></div>\n";
@@ -306,34 +316,48 @@ void flash_machine(std::ostream& os, const KernelRun& run) {
         prev = now;
     }
     if (nodes.empty()) return;
-    os << "<h2 class=flash-title>Flash command state machine (the path this scenario took)</h2>\n";
-    const double nw = 250, nh = 44, gap = 70, width = 900;
-    const std::size_t per_row = 3;
-    auto pos = [&](std::size_t i) { return std::make_pair(20 + static_cast<double>(i % per_row) * (nw + gap), 20 + static_cast<double>(i / per_row) * (nh + 120)); };
-    const double height = 20 + static_cast<double>((nodes.size() + per_row - 1) / per_row) * (nh + 120);
-    os << "<svg class=flash xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" role=img aria-label=\"flash state machine\">\n";
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const auto [x, y] = pos(i);
-        os << "<g class=state><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << nw << "\" height=\"" << nh << "\" rx=20 fill=\"" << (i == 0 ? "#d5f5e3" : "#eaf2f8")
-           << "\" stroke=\"#333\"/><text x=\"" << x + nw / 2 << "\" y=\"" << y + 27 << "\" text-anchor=middle>" << esc(nodes[i]) << "</text></g>\n";
-    }
-    std::map<std::pair<std::size_t, std::size_t>, int> seen;
+    os << "<h2 class=\"flash-title\">Flash command state machine (the path this scenario took)</h2>\n";
+    // States on an ellipse, the first (where the scenario started) on the left; each transition
+    // taken is one arrow, labelled with the steps (and the command byte written) that took it.
+    std::map<std::pair<std::size_t, std::size_t>, std::string> labels;
     for (const auto& [from, to, label] : edges) {
-        const int k = seen[{from, to}]++;
-        const auto [x1, y1] = pos(from);
-        const auto [x2, y2] = pos(to);
-        const double off = 8.0 * k + (from < to ? -6 : 6);
-        const double ax = x1 + nw / 2 + off, ay = y1 + nh, bx = x2 + nw / 2 + off, by = y2;
-        const double mx = (ax + bx) / 2 + (from < to ? 30 : -30), my = (ay + by) / 2 + 30;
-        os << "<path d=\"M" << ax << "," << ay << " Q" << mx << "," << my << " " << bx << "," << (by > ay ? by : by + nh) << "\" class=edge marker-end=\"url(#arrow)\"/>";
-        if (k < 3) os << "<text x=\"" << mx << "\" y=\"" << my - 6 + 12 * k << "\" class=edge-label>" << esc(label) << "</text>";
-        os << "\n";
+        auto& l = labels[{from, to}];
+        l += (l.empty() ? "" : "; ") + label;
+    }
+    const double nw = 310, nh = 40, rx = nodes.size() > 2 ? 300 : 200, ry = nodes.size() > 2 ? 150 : 0, cx = 470, cy = 40 + ry;
+    const double pi = 3.14159265358979;
+    auto centre = [&](std::size_t i) {
+        const double a = pi + 2 * pi * static_cast<double>(i) / static_cast<double>(nodes.size());
+        return std::make_pair(cx + rx * std::cos(a), cy + ry * std::sin(a));
+    };
+    // Where the line from a node's centre towards (dx, dy) leaves its box.
+    auto exit_point = [&](std::pair<double, double> c, double dx, double dy) {
+        const double len = std::hypot(dx, dy), ux = dx / len, uy = dy / len;
+        const double t = std::min(std::abs(ux) > 1e-9 ? (nw / 2 + 4) / std::abs(ux) : 1e9, std::abs(uy) > 1e-9 ? (nh / 2 + 4) / std::abs(uy) : 1e9);
+        return std::make_pair(c.first + ux * t, c.second + uy * t);
+    };
+    const double height = 2 * cy + 20;
+    os << "<svg class=\"flash\" xmlns=\"http://www.w3.org/2000/svg\" width=\"940\" height=\"" << height << "\" role=\"img\" aria-label=\"flash state machine\">\n";
+    for (const auto& [key, label] : labels) {
+        const auto a = centre(key.first), b = centre(key.second);
+        const double dx = b.first - a.first, dy = b.second - a.second, len = std::max(1.0, std::hypot(dx, dy));
+        // Bend to the right of the direction of travel, so A->B and B->A do not overlap.
+        const double mx = (a.first + b.first) / 2 - dy / len * 40, my = (a.second + b.second) / 2 + dx / len * 40;
+        const auto p = exit_point(a, mx - a.first, my - a.second), q = exit_point(b, mx - b.first, my - b.second);
+        os << "<path d=\"M" << p.first << "," << p.second << " Q" << mx << "," << my << " " << q.first << "," << q.second << "\" class=\"edge\" marker-end=\"url(#arrow)\"/>";
+        os << "<text x=\"" << mx << "\" y=\"" << my << "\" text-anchor=\"middle\" class=\"edge-label\">" << esc(label.size() > 48 ? label.substr(0, 47) + "…" : label) << "<title>"
+           << esc(label) << "</title></text>\n";
+    }
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const auto [x, y] = centre(i);
+        os << "<g class=\"state\"><rect x=\"" << x - nw / 2 << "\" y=\"" << y - nh / 2 << "\" width=\"" << nw << "\" height=\"" << nh << "\" rx=\"18\" fill=\"" << (i == 0 ? "#d5f5e3" : "#eaf2f8")
+           << "\" stroke=\"#333\"/><text x=\"" << x << "\" y=\"" << y + 4 << "\" text-anchor=\"middle\">" << esc(nodes[i]) << "</text></g>\n";
     }
     os << "</svg>\n";
 }
 
 void steps_table(std::ostream& os, const KernelRun& run) {
-    os << "<h2 class=steps-title>Steps: expected and actual</h2>\n<table class=steps><tr><th>#</th><th>op and inputs</th><th>expected</th><th>actual</th><th>result</th></tr>\n";
+    os << "<h2 class=\"steps-title\">Steps: expected and actual</h2>\n<table class=\"steps\"><tr><th>#</th><th>op and inputs</th><th>expected</th><th>actual</th><th>result</th></tr>\n";
     for (const auto& st : run.steps) {
         std::string in;
         for (const auto& [k, v] : st.step->fields.items())
@@ -361,27 +385,27 @@ code{font-size:12px;word-break:break-word}ol.trace{font-size:12px;margin:.2em 0 
 }  // namespace
 
 void write_explain_html(std::ostream& os, const Scenario& s, const std::vector<KernelRun>& runs, const std::vector<std::string>& notes) {
-    os << "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>kvmsim explain: " << esc(s.name) << "</title><style>" << kStyle << "</style></head><body>\n";
-    os << "<svg width=0 height=0 style=\"position:absolute\"><defs><marker id=arrow viewBox=\"0 0 10 10\" refX=9 refY=5 markerWidth=7 markerHeight=7 orient=auto-start-reverse>"
+    os << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>kvmsim explain: " << esc(s.name) << "</title><style>" << kStyle << "</style></head><body>\n";
+    os << "<svg width=\"0\" height=\"0\" style=\"position:absolute\"><defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">"
           "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs></svg>\n";
-    os << "<h1>" << esc(s.name) << "</h1>\n<p class=description>" << esc(s.description) << "</p>\n<p><small>file " << esc(s.file) << ", arch " << esc(s.arch) << ", platform "
+    os << "<h1>" << esc(s.name) << "</h1>\n<p class=\"description\">" << esc(s.description) << "</p>\n<p><small>file " << esc(s.file) << ", arch " << esc(s.arch) << ", platform "
        << esc(s.platform) << "</small></p>\n";
-    for (const auto& n : notes) os << "<p class=note>note: " << esc(n) << "</p>\n";
+    for (const auto& n : notes) os << "<p class=\"note\">note: " << esc(n) << "</p>\n";
     for (const auto& run : runs) {
         std::size_t ok = 0, failed = 0, skipped = 0;
         for (const auto& st : run.steps) st.skipped ? ++skipped : st.difference ? ++failed : !st.expected.is_null() ? ++ok : 0;
-        os << "<section class=kernel><h2 class=kernel-title>kernel " << esc(run.profile) << "</h2>\n<p class=summary>" << run.steps.size() << " steps: " << ok << " as expected, " << failed
+        os << "<section class=\"kernel\"><h2 class=\"kernel-title\">kernel " << esc(run.profile) << "</h2>\n<p class=\"summary\">" << run.steps.size() << " steps: " << ok << " as expected, " << failed
            << " not as expected, " << skipped << " skipped</p>\n";
-        if (run.setup_error) os << "<p class=setup-error>setup refused: " << esc(*run.setup_error) << "</p>\n";
+        if (run.setup_error) os << "<p class=\"setup-error\">setup refused: " << esc(*run.setup_error) << "</p>\n";
         const auto timeline = slot_timeline(s, run);
         gpa_map(os, timeline);
         host_map(os, s, timeline);
-        os << "<h2 class=accesses>Guest accesses: each one's path</h2>\n";
+        flash_machine(os, run);
+        os << "<h2 class=\"accesses\">Guest accesses: each one's path</h2>\n";
         std::size_t n = 0;
         for (const auto& st : run.steps)
             if (is_access(st.step->op)) access_path(os, st), ++n;
         if (!n) os << "<p>The scenario makes no guest access.</p>\n";
-        flash_machine(os, run);
         steps_table(os, run);
         os << "</section>\n";
     }
