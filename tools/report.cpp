@@ -144,28 +144,28 @@ void write_ktap(std::ostream& os, const Report& r) {
 }
 
 void write_junit(std::ostream& os, const Report& r) {
-    const Summary s = summarize(r);
     std::size_t tests = 0, failures = 0, errors = 0, skipped = 0;
     for (const auto& f : r.files) {
         tests += f.invalid ? 1 : f.cases.size();
         errors += f.invalid ? 1 : 0;
         for (const auto& c : f.cases) {
             failures += c.status == Status::Fail;
+            errors += c.status == Status::Invalid;
             skipped += c.status == Status::Skip;
         }
     }
-    (void)s;
     os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     os << "<testsuites name=\"kvmsim " << xml_escape(r.command) << "\" tests=\"" << tests << "\" failures=\"" << failures << "\" errors=\"" << errors
        << "\" skipped=\"" << skipped << "\">\n";
     for (const auto& f : r.files) {
-        std::size_t ff = 0, fs = 0;
+        std::size_t ff = 0, fs = 0, fe = f.invalid ? 1 : 0;
         for (const auto& c : f.cases) {
             ff += c.status == Status::Fail;
+            fe += c.status == Status::Invalid;
             fs += c.status == Status::Skip;
         }
         os << "  <testsuite name=\"" << xml_escape(f.file) << "\" tests=\"" << (f.invalid ? 1 : f.cases.size()) << "\" failures=\"" << ff
-           << "\" errors=\"" << (f.invalid ? 1 : 0) << "\" skipped=\"" << fs << "\">\n";
+           << "\" errors=\"" << fe << "\" skipped=\"" << fs << "\">\n";
         if (!f.notes.empty()) os << "    <system-out>" << xml_escape(joined(f.notes)) << "</system-out>\n";
         if (f.invalid) {
             os << "    <testcase classname=\"" << xml_escape(f.file) << "\" name=\"load\">\n      <error message=\""
@@ -179,6 +179,7 @@ void write_junit(std::ostream& os, const Report& r) {
             }
             os << ">\n";
             if (c.status == Status::Skip) os << "      <skipped message=\"" << xml_escape(c.reason) << "\"/>\n";
+            else if (c.status == Status::Invalid) os << "      <error message=\"" << xml_escape(c.reason) << "\"/>\n";
             else
                 os << "      <failure message=\"" << xml_escape(c.reason) << "\">" << xml_escape(joined(c.diag)) << "</failure>\n";
             os << "    </testcase>\n";
