@@ -28,6 +28,14 @@ void wrapped(std::ostream& os, const std::string& first, const std::string& inde
             line = indent;
             empty = true;
         }
+        // A word longer than a line (a JSON value without spaces) is cut where the line ends.
+        while (line.size() + (empty ? 0 : 1) + w.size() > kWidth && kWidth > line.size() + 20) {
+            const std::size_t room = kWidth - line.size() - (empty ? 0 : 1);
+            os << line << (empty ? "" : " ") << w.substr(0, room) << "\n";
+            w = w.substr(room);
+            line = indent;
+            empty = true;
+        }
         line += (empty ? "" : " ") + w;
         empty = false;
     }
@@ -39,13 +47,14 @@ std::string inputs_of(const Step& st) {
     std::string s;
     for (const auto& [k, v] : st.fields.items()) {
         if (k == "op" || k == "expect" || k == "expect_on" || k == "comment") continue;
-        s += (s.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : render(v));
+        s += (s.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
     }
     return s;
 }
 
 void write_text(std::ostream& os, const Scenario& s, const std::vector<KernelRun>& runs, const std::vector<std::string>& notes) {
-    os << s.name << "\n\n";
+    wrapped(os, "", "", s.name);
+    os << "\n";
     wrapped(os, "", "", s.description);
     for (const auto& run : runs) {
         os << "\n=== kernel " << run.profile << " (platform " << s.platform << ") ===\n";
