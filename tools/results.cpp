@@ -15,7 +15,7 @@ FileResult run_result(const std::string& file, const sim::Scenario& s, const std
             c.name = "setup" + on;
             c.status = Status::Fail;
             c.checked = true;
-            c.reason = "setup: " + *run.setup_error;
+            c.reason = *run.setup_error;
             c.detail = {{"kernel", run.profile}};
             f.cases.push_back(c);
         }

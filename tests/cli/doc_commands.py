@@ -11,6 +11,7 @@ synopsis lines with placeholders (FILE, PATH..., DIR, [options], …); commands 
 Usage: doc_commands.py KVMSIM REPO_ROOT WORK_DIR
 """
 import glob
+import json
 import os
 import re
 import shlex
@@ -53,6 +54,14 @@ def kvm_usable():
 
 
 KVM = kvm_usable()
+
+# docs/scenarios.md's complete minimal example is the file it names, byte for byte in JSON.
+doc = open(os.path.join(ROOT, "docs", "scenarios.md")).read()
+m = re.search(r"## A complete minimal example.*?```json\n(.*?)```", doc, re.S)
+example = os.path.join(ROOT, "scenarios", "readonly", "minimal-example.json")
+if not m or json.loads(m.group(1)) != json.load(open(example)):
+    print("FAIL docs/scenarios.md's minimal example differs from scenarios/readonly/minimal-example.json")
+    sys.exit(1)
 ran, skipped, failures = 0, {}, []
 files = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
 for path in files:
