@@ -238,8 +238,25 @@ std::vector<std::pair<std::string, std::string>> chips(const StepReport& st) {
     std::string gpa, slot, hva, pfn;
     for (const auto& ev : st.trace) {
         const std::string k = kind_of(ev);
-        if (k == "PML5E" || k == "PML4E" || k == "PDPTE" || k == "PDE" || k == "PTE") c.emplace_back(k, ev.detail.find("fault") != std::string::npos ? "fault" : "ok");
-        if (k == "A/D") c.emplace_back("A/D", ev.detail.substr(0, ev.detail.find(',')));
+        if (k == "PML5E" || k == "PML4E" || k == "PDPTE" || k == "PDE" || k == "PTE") {
+            // The entry's value when the walker read it; otherwise why it could not.
+            static const std::regex value_re("\\) = (0x[0-9a-f]+)");
+            std::string v = ev.detail.find("refused") != std::string::npos ? "refused" : ev.detail.find("fault") != std::string::npos ? "fault" : "read";
+            if (std::regex_search(ev.detail, m, value_re)) v = "= " + m[1].str();
+            c.emplace_back(k, v);
+        }
+        if (k == "A/D") {
+            // The decision in a few words; the reason is in the trace list under the chips.
+            static const std::regex set_re(": set ([AD+]+) by cmpxchg");
+            const std::string level = ev.detail.substr(0, ev.detail.find(' '));
+            std::string decision = "see trace";
+            if (std::regex_search(ev.detail, m, set_re)) decision = "set " + m[1].str();
+            else if (ev.detail.find("skipped") != std::string::npos) decision = "skipped: RO slot";
+            else if (ev.detail.find("EPT overwrites") != std::string::npos) decision = "EPT writes ROM";
+            else if (ev.detail.find("-EFAULT") != std::string::npos) decision = "write failed: #PF";
+            else if (ev.detail.find("cmpxchg failed") != std::string::npos) decision = "raced: rewalk";
+            c.emplace_back("A/D " + level, decision);
+        }
         if (std::regex_search(ev.detail, m, gpa_re) && gpa.empty()) gpa = m[1];
         if (std::string(ev.function).find("gfn_to_hva") != std::string::npos) {
             if (std::regex_search(ev.detail, m, slot_re)) slot = m[1];
@@ -270,16 +287,19 @@ void access_path(std::ostream& os, const StepReport& st) {
     os << "<div class=\"access\"><h3>step " << st.step->index << ": " << esc(st.step->op) << "</h3>\n";
     // The chain, in one row that wraps onto the next when long.
     const auto c = chips(st);
-    const double cw = 128, chh = 40;
-    const std::size_t per_row = 7, rows = (c.size() + per_row - 1) / per_row;
+    const double cw = 150, chh = 40;
+    const std::size_t per_row = 6, rows = (c.size() + per_row - 1) / per_row;
     os << "<svg class=\"path\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << per_row * (cw + 24) << "\" height=\"" << static_cast<double>(rows) * (chh + 16) + 4
        << "\" role=\"img\" aria-label=\"access path\">\n";
     for (std::size_t i = 0; i < c.size(); ++i) {
         const double x = 4 + static_cast<double>(i % per_row) * (cw + 24), y = 4 + static_cast<double>(i / per_row) * (chh + 16);
-        const bool bad = c[i].second.find("fault") != std::string::npos || (c[i].first == "outcome" && st.difference);
-        os << "<g class=\"chip\"><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cw << "\" height=\"" << chh << "\" rx=\"6\" fill=\"" << (bad ? "#f5b7b1" : c[i].first == "A/D" ? "#fcf3cf" : "#eaf2f8")
+        // Red: a link of the path that broke, or an outcome that is not the expected one.
+        const bool bad = c[i].first == "outcome" ? st.difference.has_value()
+                                                 : c[i].second.find("fault") != std::string::npos || c[i].second.find("refused") != std::string::npos ||
+                                                       c[i].second.find("failed") != std::string::npos;
+        os << "<g class=\"chip\"><rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << cw << "\" height=\"" << chh << "\" rx=\"6\" fill=\"" << (bad ? "#f5b7b1" : c[i].first.rfind("A/D", 0) == 0 ? "#fcf3cf" : "#eaf2f8")
            << "\" stroke=\"#333\"/><text x=\"" << x + 6 << "\" y=\"" << y + 15 << "\" class=\"kind\">" << esc(c[i].first) << "</text><text x=\"" << x + 6 << "\" y=\"" << y + 32
-           << "\" class=\"val\">" << esc(c[i].second.size() > 17 ? c[i].second.substr(0, 16) + "…" : c[i].second) << "</text><title>" << esc(c[i].second) << "</title></g>\n";
+           << "\" class=\"val\">" << esc(c[i].second.size() > 20 ? c[i].second.substr(0, 19) + "…" : c[i].second) << "</text><title>" << esc(c[i].second) << "</title></g>\n";
         if (i + 1 < c.size() && (i + 1) % per_row != 0)
             os << "<line x1=\"" << x + cw << "\" y1=\"" << y + chh / 2 << "\" x2=\"" << x + cw + 22 << "\" y2=\"" << y + chh / 2 << "\" class=\"arrow\" marker-end=\"url(#arrow)\"/>\n";
     }
@@ -378,7 +398,7 @@ svg{display:block;margin:.5em 0;font-size:12px}svg text.addr,svg text.val{font-f
 svg text.kind{font-weight:bold;fill:#1a5276}.arrow,.edge{stroke:#444;fill:none;stroke-width:1.4}.edge-label{font-size:11px;fill:#7b241c}
 .legend span{padding:2px 6px;margin-right:6px;border:1px solid #333;font-size:12px}
 table.steps{border-collapse:collapse;width:100%;font-size:13px}table.steps td,table.steps th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}
-tr.pass td:last-child{background:#d5f5e3}tr.fail td:last-child{background:#f5b7b1}tr.skip td:last-child{background:#fcf3cf}
+table.steps td:nth-child(3),table.steps td:nth-child(4){min-width:9em}tr.pass td:last-child{background:#d5f5e3}tr.fail td:last-child{background:#f5b7b1}tr.skip td:last-child{background:#fcf3cf}
 code{font-size:12px;word-break:break-word}ol.trace{font-size:12px;margin:.2em 0 1em}ol.trace .k{display:inline-block;min-width:5em;color:#1a5276;font-weight:bold}
 .summary{padding:.5em;background:#f4f6f7;border:1px solid #ccc})";
 
