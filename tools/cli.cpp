@@ -90,6 +90,25 @@ std::optional<sim::Scenario> load(const std::string& file, std::vector<std::stri
     return std::nullopt;
 }
 
+void for_each_scenario(const std::vector<std::string>& paths, Report& report,
+                       const std::function<FileResult(const std::string& file, const sim::Scenario& s)>& each) {
+    Inputs in = collect(paths);
+    report.files.insert(report.files.end(), in.missing.begin(), in.missing.end());
+    for (const auto& file : in.files) {
+        std::vector<std::string> errors;
+        const auto loaded = load(file, errors);
+        if (!loaded) {
+            FileResult f;
+            f.file = file;
+            f.invalid = true;
+            f.errors = errors;
+            report.files.push_back(f);
+            continue;
+        }
+        report.files.push_back(each(file, *loaded));
+    }
+}
+
 void check_patch_names(const std::vector<std::string>& names) {
     for (const auto& n : names)
         if (!patch_from_name(n)) throw po::error("unknown patch \"" + n + "\" (kvmsim profiles lists them)");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,11 @@ Format format_of(const boost::program_options::variables_map& vm, const std::str
 // Loads a scenario ("-": standard input). On bad input gives nullopt and every error, each
 // "PATH: what", in *errors.
 std::optional<sim::Scenario> load(const std::string& file, std::vector<std::string>& errors);
+
+// Every scenario the paths name, loaded: a missing path or a file that does not load becomes
+// an invalid result in report.files; each loaded scenario goes to `each`, whose result is added.
+void for_each_scenario(const std::vector<std::string>& paths, Report& report,
+                       const std::function<FileResult(const std::string& file, const sim::Scenario& s)>& each);
 
 // Patch toggle names given on the command line must exist.
 void check_patch_names(const std::vector<std::string>& names);

@@ -53,19 +53,11 @@ int cmd_diff(const std::vector<std::string>& args) {
     if (!apply.empty() || !revert.empty()) report.header.push_back("model side: " + model->name());
     auto kernel = make_kvm_backend();
     DiffReport total;
-    Inputs in = collect(paths);
-    report.files = std::move(in.missing);
-    for (const auto& file : in.files) {
-        std::vector<std::string> errors;
-        const auto loaded = load(file, errors);
-        if (!loaded) {
-            report.files.push_back(invalid_result(file, errors));
-            continue;
-        }
-        const DiffReport d = diff_scenario(*loaded, *model, *kernel, platform);
-        report.files.push_back(diff_result(file, loaded->name, d, "kvm"));
+    for_each_scenario(paths, report, [&](const std::string& file, const Scenario& s) {
+        const DiffReport d = diff_scenario(s, *model, *kernel, platform);
         total.add(d);
-    }
+        return diff_result(file, s.name, d, "kvm");
+    });
     report.footer.push_back(std::to_string(total.compared) + " steps compared, " + std::to_string(total.disagreements.size()) + " disagree, " + std::to_string(total.skipped) +
                             " skipped");
     for (const auto& [why, n] : total.skip_reasons) report.footer.push_back("  skipped " + std::to_string(n) + ": " + why);

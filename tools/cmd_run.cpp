@@ -34,22 +34,14 @@ int cmd_run(const std::vector<std::string>& args) {
     report.command = "run";
     report.extra = {{"backend", backend_name}};
     auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
-    Inputs in = collect(paths);
-    report.files = std::move(in.missing);
-    for (const auto& file : in.files) {
-        std::vector<std::string> errors;
-        const auto loaded = load(file, errors);
-        if (!loaded) {
-            report.files.push_back(invalid_result(file, errors));
-            continue;
-        }
-        RunOptions options;
-        if (vm.count("kernel")) options.kernel = kernel;
-        options.apply = apply;
-        options.revert = revert;
-        const auto runs = run_scenario(*loaded, *backend, options);
-        report.files.push_back(run_result(file, *loaded, runs, backend->notes()));
-    }
+    RunOptions options;
+    if (vm.count("kernel")) options.kernel = kernel;
+    options.apply = apply;
+    options.revert = revert;
+    for_each_scenario(paths, report, [&](const std::string& file, const Scenario& s) {
+        const auto runs = run_scenario(s, *backend, options);
+        return run_result(file, s, runs, backend->notes());
+    });
     write_report(std::cout, report, fmt);
     return exit_code(report);
 }
@@ -68,24 +60,16 @@ int cmd_validate(const std::vector<std::string>& args) {
     if (paths.empty()) throw po::error("no scenario given");
     Report report;
     report.command = "validate";
-    Inputs in = collect(paths);
-    report.files = std::move(in.missing);
-    for (const auto& file : in.files) {
-        std::vector<std::string> errors;
-        const auto loaded = load(file, errors);
-        if (!loaded) {
-            report.files.push_back(invalid_result(file, errors));
-            continue;
-        }
+    for_each_scenario(paths, report, [](const std::string& file, const Scenario& s) {
         FileResult f;
         f.file = file;
-        f.name = loaded->name;
+        f.name = s.name;
         CaseResult c;
         c.name = "format";
         c.checked = true;
         f.cases.push_back(c);
-        report.files.push_back(f);
-    }
+        return f;
+    });
     write_report(std::cout, report, fmt);
     return exit_code(report);
 }

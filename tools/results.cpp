@@ -79,12 +79,4 @@ FileResult diff_result(const std::string& file, const std::string& name, const s
     return f;
 }
 
-FileResult invalid_result(const std::string& file, const std::vector<std::string>& errors) {
-    FileResult f;
-    f.file = file;
-    f.invalid = true;
-    f.errors = errors;
-    return f;
-}
-
 }  // namespace kvmsim::cli

@@ -19,7 +19,4 @@ FileResult run_result(const std::string& file, const sim::Scenario& s, const std
 // per skip reason.
 FileResult diff_result(const std::string& file, const std::string& name, const sim::DiffReport& d, const std::string& other_side);
 
-// A scenario that did not load.
-FileResult invalid_result(const std::string& file, const std::vector<std::string>& errors);
-
 }  // namespace kvmsim::cli
