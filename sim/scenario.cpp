@@ -374,16 +374,22 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
         for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op)) allowed.insert(f.key);
-        check_keys(raw, st.path, allowed);
+        // Each unknown key and each bad or missing field is an error of its own, so validate
+        // lists them all; the checks after these read the fields, so they wait for all to be fine.
+        const std::size_t errors_before = errors.size();
+        for (const auto& [key, value] : raw.items())
+            if (!allowed.contains(key)) collect([&] { check_keys(nlohmann::json{{key, value}}, st.path, allowed); });
         st.fields = raw;
         StepFields fields(st, s);
-        for (const FieldSpec& f : spec->fields) {
-            if (!raw.contains(f.key)) {
-                if (f.required) throw ScenarioError(st.path, "step \"" + st.op + "\" needs the field \"" + f.key + "\"");
-                continue;
-            }
-            check_field(fields, f, raw);
-        }
+        for (const FieldSpec& f : spec->fields)
+            collect([&] {
+                if (!raw.contains(f.key)) {
+                    if (f.required) throw ScenarioError(st.path, "step \"" + st.op + "\" needs the field \"" + f.key + "\"");
+                    return;
+                }
+                check_field(fields, f, raw);
+            });
+        if (errors.size() != errors_before) return;
         check_paging_step(st, fields);
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
             if (raw.contains(f.key)) check_field(fields, f, raw);

@@ -96,7 +96,8 @@ for name in ("vcpu_never_created.json",):
 rc, out, err = run("validate", os.path.join(DATA, "many_errors.json"))
 expect("validate lists every error of a file, with did-you-mean",
        rc == 2 and all(x in out for x in ['/descripton', 'missing required key "description"', '/steps/0/op', '/steps/1/slto',
-                                          'did you mean "description"', 'did you mean "KVM_SET_USER_MEMORY_REGION"', 'did you mean "slot"']), out + err)
+                                          'did you mean "description"', 'did you mean "KVM_SET_USER_MEMORY_REGION"', 'did you mean "slot"',
+                                          '/steps/1: step "KVM_SET_USER_MEMORY_REGION" needs the field "slot"']), out + err)
 rc, out, err = run("validate", "--format", "json", os.path.join(DATA, "many_errors.json"), "scenarios/readonly")
 doc = json.loads(out) if out.startswith("{") else {}
 expect("validate's summary counts invalid files", rc == 2 and doc.get("summary", {}).get("invalid") == 1 and doc["summary"]["passed"] >= 10, out[:600])
