@@ -102,5 +102,14 @@ rc, out, err = run("validate", "--format", "json", os.path.join(DATA, "many_erro
 doc = json.loads(out) if out.startswith("{") else {}
 expect("validate's summary counts invalid files", rc == 2 and doc.get("summary", {}).get("invalid") == 1 and doc["summary"]["passed"] >= 10, out[:600])
 
+# Every command's KTAP and JUnit are accepted by the checkers (run's are checked on all scenarios elsewhere).
+HERE = os.path.dirname(os.path.abspath(__file__))
+for args in (["validate", "scenarios/readonly", os.path.join(DATA, "many_errors.json")],
+             ["fuzz", "--against", "model", "--revert", "readonly-toggle-einval", "--count", "40", "--out", os.path.join(WORK, "fuzz-formats")]):
+    for fmt, checker in (("ktap", "ktap_check.py"), ("junit", "junit_check.py")):
+        rc, out, err = run(*args, "--format", fmt)
+        c = subprocess.run([sys.executable, os.path.join(HERE, checker)], input=out, capture_output=True, text=True)
+        expect(f"{args[0]} --format {fmt} is accepted by {checker} (exit {rc})", c.returncode == 0 and rc in (1, 2), c.stdout + out[:400])
+
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
