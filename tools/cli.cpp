@@ -16,7 +16,7 @@ namespace kvmsim::cli {
 const char* const kExitCodesHelp =
     "Exit codes: 0 everything checked held; 1 some check failed (an expectation, or the two sides disagree);\n"
     "2 bad input or usage (a scenario breaks the format, a path is missing, an unknown option);\n"
-    "3 internal error (a bug in kvmsim); 4 nothing was checked (no scenario, or every step skipped)";
+    "3 internal error (a bug in kvmsim); 4 nothing was checked (no scenario, no expectation, or every step skipped)";
 
 Inputs collect(const std::vector<std::string>& paths) {
     Inputs in;

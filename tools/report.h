@@ -59,7 +59,8 @@ struct Summary {
 };
 Summary summarize(const Report& r);
 
-// 2 if some input was bad, else 1 if something failed, else 4 if nothing was checked, else 0.
+// 2 if some input was bad, else 1 if something failed, else 4 if no case was checked (no
+// expectation anywhere, or every step skipped), else 0.
 int exit_code(const Report& r);
 
 void write_report(std::ostream& os, const Report& r, Format f);

@@ -69,6 +69,12 @@ doc = json.loads(out) if out.startswith("{") else {}
 expect("run --backend kvm on arm64 scenarios: every file SKIP, nothing checked, exit 4",
        rc == 4 and doc.get("summary", {}).get("skipped") == 12 and doc["summary"]["passed"] == 0, out[:600] + err)
 
+no_expect = json.loads(text)
+for st in no_expect["steps"]:
+    st.pop("expect", None)
+rc, out, err = run("run", "-", stdin=json.dumps(no_expect))
+expect("run on a scenario without any expectation checks nothing: exit 4", rc == 4 and "nothing was checked" in out, out + err)
+
 empty = os.path.join(WORK, "empty-folder")
 os.makedirs(empty, exist_ok=True)
 rc, out, err = run("run", empty)
