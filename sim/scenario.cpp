@@ -220,7 +220,11 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             errors.push_back(e);
         }
     };
-    collect([&] { check_keys(doc, "", {"name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"}); });
+    // "$schema" lets an editor find docs/scenario.schema.json; kvmsim only checks it is a string.
+    collect([&] { check_keys(doc, "", {"$schema", "name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"}); });
+    collect([&] {
+        if (doc.contains("$schema") && !doc.at("$schema").is_string()) throw ScenarioError("/$schema", "expected the schema's path or URL as a string");
+    });
     collect([&] { s.name = str_field(doc, "name", "", true); });
     collect([&] { s.description = str_field(doc, "description", "", true); });
     collect([&] {
