@@ -2,6 +2,7 @@
 
 #include "model/kvm/caps.h"
 #include "model/kvm/memslot.h"
+#include "suggest.h"
 
 namespace kvmsim::sim {
 
@@ -75,7 +76,14 @@ std::uint32_t StepFields::cap(const char* key) const {
     const nlohmann::json& v = at(key);
     if (v.is_string() && v.get<std::string>().rfind("KVM_CAP_", 0) == 0) {
         auto c = cap_from_string(v.get<std::string>());
-        if (!c) throw ScenarioError(path(key), "unknown capability " + v.dump() + " (use a known KVM_CAP_ name or its number)");
+        if (!c) {
+            // Every named cap has a number below 512; to_string gives back the number for the rest.
+            std::vector<std::string> names;
+            for (std::uint32_t n = 0; n < 512; ++n)
+                if (const std::string name = to_string(static_cast<Cap>(n)); name.rfind("KVM_CAP_", 0) == 0) names.push_back(name);
+            throw ScenarioError(path(key), "unknown capability " + v.dump() + did_you_mean(v.get<std::string>(), names) +
+                                               " (use a known KVM_CAP_ name or its number)");
+        }
         return static_cast<std::uint32_t>(*c);
     }
     return u32(key);

@@ -6,6 +6,7 @@
 #include "fields.h"
 #include "outcome.h"
 #include "paging_steps.h"
+#include "runner.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -73,11 +74,40 @@ public:
     StepResult run(const Step& step) override {
         StepResult r;
         r.actual = dispatch(step);
+        if (step.op.rfind("host_", 0) == 0) trace_host_step(step, r.actual);
         r.trace = kvm_->trace().take();
+        // A step whose kernel path emitted nothing still shows the ioctl it was and its answer.
+        if (r.trace.empty() && kvm_->trace().enabled()) r.trace.push_back({ioctl_function(step.op), "returns " + render(r.actual)});
         return r;
     }
 
 private:
+    // The kernel function an ioctl step enters first (the op itself for the rest).
+    static std::string_view ioctl_function(const std::string& op) {
+        static const std::map<std::string, std::string_view> fns = {
+            {"KVM_CHECK_EXTENSION", "kvm_vm_ioctl_check_extension_generic"}, {"KVM_ENABLE_CAP", "kvm_vm_ioctl_enable_cap_generic"},
+            {"KVM_SET_USER_MEMORY_REGION", "kvm_vm_ioctl_set_memory_region"}, {"KVM_GET_DIRTY_LOG", "kvm_vm_ioctl_get_dirty_log"},
+            {"KVM_CLEAR_DIRTY_LOG", "kvm_vm_ioctl_clear_dirty_log"}, {"KVM_CREATE_VCPU", "kvm_vm_ioctl_create_vcpu"},
+            {"KVM_CREATE_VM", "kvm_dev_ioctl_create_vm"}, {"KVM_ARM_VCPU_INIT", "kvm_arch_vcpu_ioctl_vcpu_init"},
+            {"KVM_SET_SREGS", "kvm_arch_vcpu_ioctl_set_sregs"}};
+        const auto it = fns.find(op);
+        return it == fns.end() ? std::string_view(op) : it->second;
+    }
+
+    // The VMM's own system calls and loads/stores have no kernel function in the model to trace;
+    // name them by what the VMM does, so explain shows every step's path.
+    void trace_host_step(const Step& step, const nlohmann::json& outcome) {
+        static const std::map<std::string, std::string> what = {{"host_mmap", "mmap"}, {"host_munmap", "munmap"}, {"host_mprotect", "mprotect"},
+                                                                {"host_poison", "madvise(MADV_HWPOISON)"}, {"host_read", "VMM load"}, {"host_write", "VMM store"}};
+        const auto it = what.find(step.op);
+        if (it == what.end()) return;
+        kvm_->trace().emit(it->second, [&] {
+            std::string hva = step.fields.contains("hva") ? (step.fields["hva"].is_string() ? step.fields["hva"].get<std::string>() : step.fields["hva"].dump()) : "?";
+            return "hva " + hva + (step.fields.contains("size") ? " size " + step.fields["size"].dump() : std::string()) + " -> " +
+                   (outcome.is_object() && outcome.contains("errno") ? outcome["errno"].get<std::string>() : outcome.dump());
+        });
+    }
+
     nlohmann::json dispatch(const Step& step) {
         const StepFields f(step, *scenario_);
         const std::string& op = step.op;

@@ -77,7 +77,24 @@ std::string render_at(const nlohmann::json& v, const std::string& key) {
     return v.dump();
 }
 
+nlohmann::json hexify_at(const nlohmann::json& v, const std::string& key) {
+    if (v.is_object()) {
+        nlohmann::json o = nlohmann::json::object();
+        for (const auto& [k, val] : v.items()) o[k] = hexify_at(val, k);
+        return o;
+    }
+    if (v.is_array()) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const auto& x : v) a.push_back(hexify_at(x, key));
+        return a;
+    }
+    if (v.is_number_unsigned() && kHexKeys.contains(key)) return hex(v.get<std::uint64_t>());
+    return v;
+}
+
 }  // namespace
+
+nlohmann::json hexify(const nlohmann::json& v) { return hexify_at(v, "data"); }
 
 std::string render(const nlohmann::json& v) { return render_at(v, "data"); }
 
@@ -119,6 +136,7 @@ std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const R
                 res = backend.run(step);
             } catch (const ScenarioError& e) {
                 rep.difference = std::string("step cannot run: ") + e.what();
+                rep.bad_input = true;
                 run.steps.push_back(std::move(rep));
                 continue;
             }

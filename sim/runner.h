@@ -17,6 +17,7 @@ struct StepReport {
     std::optional<std::string> difference;  // set when the expectation did not hold
     bool skipped = false;
     std::string skip_reason;
+    bool bad_input = false;  // the step itself is wrong (difference says how), not the kernel
     std::vector<TraceEvent> trace;
 };
 
@@ -42,5 +43,7 @@ std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const R
 std::optional<std::string> compare(const nlohmann::json& expected, const nlohmann::json& actual);
 // Renders an outcome with addresses and data in hex, for reports.
 std::string render(const nlohmann::json& v);
+// The same outcome as JSON with addresses and data as "0x..." strings, counts as integers.
+nlohmann::json hexify(const nlohmann::json& v);
 
 }  // namespace kvmsim::sim

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fields.h"
+#include "suggest.h"
 #include "vmm_steps.h"
 #include "paging_steps.h"
 #include "model/errno.h"
@@ -88,6 +89,15 @@ const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const s
 const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
+constexpr std::size_t kMaxErrors = 100;
+
+// Hands back the scenario, or throws its one error, or all of them.
+Scenario finish(Scenario s, std::vector<ScenarioError>& errors) {
+    if (errors.size() == 1) throw errors.front();
+    if (!errors.empty()) throw ScenarioErrors(std::move(errors));
+    return s;
+}
+
 const std::set<std::string> kCallFns = {"gfn_to_hva", "gfn_to_hva_many", "gfn_to_hva_prot", "gfn_to_pfn_memslot", "kvm_read_guest", "kvm_write_guest"};
 
 std::string str_field(const nlohmann::json& obj, const char* key, const std::string& path, bool required, const std::string& def = "") {
@@ -105,7 +115,8 @@ void check_keys(const nlohmann::json& obj, const std::string& path, const std::s
         if (!allowed.contains(key)) {
             std::string list;
             for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-            throw ScenarioError(path + "/" + key, "unknown key \"" + key + "\" (expected one of: " + list + ")");
+            throw ScenarioError(path + "/" + key, "unknown key \"" + key + "\"" + did_you_mean(key, {allowed.begin(), allowed.end()}) +
+                                                      " (expected one of: " + list + ")");
         }
 }
 
@@ -211,20 +222,43 @@ const nlohmann::json* Step::expectation(const std::string& profile) const {
 Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     Scenario s;
     s.file = file;
-    check_keys(doc, "", {"name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"});
-    s.name = str_field(doc, "name", "", true);
-    s.description = str_field(doc, "description", "", true);
-    s.arch = str_field(doc, "arch", "", false, "x86_64");
-    if (s.arch != "x86_64" && s.arch != "arm64") throw ScenarioError("/arch", "expected \"x86_64\" or \"arm64\", got \"" + s.arch + "\"");
+    if (!doc.is_object()) throw ScenarioError("", "expected a scenario object, got " + doc.dump().substr(0, 60));
+    // Every problem in the file is collected (one per section or step), so validate lists them all.
+    std::vector<ScenarioError> errors;
+    auto collect = [&errors](auto&& part) {
+        if (errors.size() >= kMaxErrors) return;
+        try {
+            part();
+        } catch (const ScenarioError& e) {
+            errors.push_back(e);
+        }
+    };
+    // "$schema" lets an editor find docs/scenario.schema.json; kvmsim only checks it is a string.
+    collect([&] { check_keys(doc, "", {"$schema", "name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"}); });
+    collect([&] {
+        if (doc.contains("$schema") && !doc.at("$schema").is_string()) throw ScenarioError("/$schema", "expected the schema's path or URL as a string");
+    });
+    collect([&] { s.name = str_field(doc, "name", "", true); });
+    collect([&] { s.description = str_field(doc, "description", "", true); });
+    collect([&] {
+        s.arch = str_field(doc, "arch", "", false, "x86_64");
+        if (s.arch != "x86_64" && s.arch != "arm64") {
+            const std::string bad = s.arch;
+            s.arch = "x86_64";
+            throw ScenarioError("/arch", "expected \"x86_64\" or \"arm64\", got \"" + bad + "\"");
+        }
+    });
 
     auto check_profile = [&s](const std::string& name, const std::string& path) {
         if (!find_profile(name)) {
             std::string list;
-            for (const auto& p : all_profiles()) list += (list.empty() ? "" : ", ") + std::string(p.name);
-            throw ScenarioError(path, "unknown kernel profile \"" + name + "\" (known: " + list + ")");
+            std::vector<std::string> names;
+            for (const auto& p : all_profiles()) list += (list.empty() ? "" : ", ") + std::string(p.name), names.emplace_back(p.name);
+            throw ScenarioError(path, "unknown kernel profile \"" + name + "\"" + did_you_mean(name, names) + " (known: " + list + ")");
         }
         if (!profile_supports_arch(name, s.arch)) throw ScenarioError(path, "profile \"" + name + "\" is not an " + s.arch + " profile (kvmsim profiles shows each profile's arch)");
     };
+    collect([&] {
     if (doc.contains("kernels")) {
         const auto& ks = doc.at("kernels");
         if (!ks.is_array() || ks.empty()) throw ScenarioError("/kernels", "expected a non-empty list of profile names");
@@ -238,6 +272,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         s.kernels.push_back(str_field(doc, "kernel", "", false, "mainline"));
         check_profile(s.kernels.back(), "/kernel");
     }
+    });
+    collect([&] {
     if (doc.contains("patches")) {
         const auto& p = doc.at("patches");
         check_keys(p, "/patches", {"apply", "revert"});
@@ -253,7 +289,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             }
         }
     }
+    });
     if (s.arch == "arm64") s.platform = "rme";
+    collect([&] {
     if (doc.contains("vm") && s.arch == "arm64") {
         const auto& vm = doc.at("vm");
         check_keys(vm, "/vm", {"type", "platform", "realm", "ipa_bits", "host"});
@@ -278,6 +316,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         if (!platform_from_string(s.platform)) throw ScenarioError("/vm/platform", "unknown platform \"" + s.platform + "\" (vmx, svm, vmx-shadow, pvm)");
     }
     if (doc.contains("vm") && doc.at("vm").contains("host")) s.host_pins = parse_host_pins(doc.at("vm").at("host"), "/vm/host");
+    });
+    collect([&] {
     if (doc.contains("host")) {
         const auto& host = doc.at("host");
         check_keys(host, "/host", {"mmap"});
@@ -310,17 +350,27 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         }
     }
 
-    if (!doc.contains("steps")) throw ScenarioError("", "missing required key \"steps\"");
+    });
+    if (!doc.contains("steps")) errors.emplace_back("", "missing required key \"steps\"");
+    else if (!doc.at("steps").is_array()) errors.emplace_back("/steps", "expected a list of steps");
+    else if (doc.at("steps").size() > kMaxSteps)
+        errors.emplace_back("/steps", "at most " + std::to_string(kMaxSteps) + " steps, got " + std::to_string(doc.at("steps").size()));
+    if (!doc.contains("steps") || !doc.at("steps").is_array() || doc.at("steps").size() > kMaxSteps) return finish(std::move(s), errors);
     const auto& steps = doc.at("steps");
-    if (!steps.is_array()) throw ScenarioError("/steps", "expected a list of steps");
-    if (steps.size() > kMaxSteps) throw ScenarioError("/steps", "at most " + std::to_string(kMaxSteps) + " steps, got " + std::to_string(steps.size()));
-    // host_mmap steps name mappings too; collect their names before checking any address.
+    // host_mmap steps name mappings too; collect their names before checking any address (a bad
+    // hva here is reported by that step's own check below).
     for (std::size_t i = 0; i < steps.size(); ++i) {
         if (steps[i].is_object() && steps[i].contains("op") && steps[i].at("op") == "host_mmap" && steps[i].contains("name") && steps[i].at("name").is_string() &&
-            steps[i].contains("hva"))
-            s.names.emplace(steps[i].at("name").get<std::string>(), parse_number(steps[i].at("hva"), "/steps/" + std::to_string(i) + "/hva"));
+            steps[i].contains("hva")) {
+            try {
+                s.names.emplace(steps[i].at("name").get<std::string>(), parse_number(steps[i].at("hva"), "/steps/" + std::to_string(i) + "/hva"));
+            } catch (const ScenarioError&) {
+            }
+        }
     }
+    std::set<std::uint32_t> vcpus;  // created so far, for the "vcpu" fields of later steps
     for (std::size_t i = 0; i < steps.size(); ++i) {
+      collect([&] {
         Step st;
         st.index = i;
         st.path = "/steps/" + std::to_string(i);
@@ -332,8 +382,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             if (st.op == o.op) spec = &o;
         if (!spec) {
             std::string list;
-            for (const OpSpec& o : op_specs()) list += (list.empty() ? "" : ", ") + std::string(o.op);
-            throw ScenarioError(st.path + "/op", "unknown op \"" + st.op + "\" (expected one of: " + list + ")");
+            std::vector<std::string> names;
+            for (const OpSpec& o : op_specs()) list += (list.empty() ? "" : ", ") + std::string(o.op), names.emplace_back(o.op);
+            throw ScenarioError(st.path + "/op", "unknown op \"" + st.op + "\"" + did_you_mean(st.op, names) + " (expected one of: " + list + ")");
         }
         if (kArm64OnlyOps.contains(st.op) && s.arch != "arm64") throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is arm64 only");
         if ((kX86OnlyOps.contains(st.op) || is_vmm_op(st.op)) && s.arch != "x86_64")
@@ -341,16 +392,22 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
         for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op)) allowed.insert(f.key);
-        check_keys(raw, st.path, allowed);
+        // Each unknown key and each bad or missing field is an error of its own, so validate
+        // lists them all; the checks after these read the fields, so they wait for all to be fine.
+        const std::size_t errors_before = errors.size();
+        for (const auto& [key, value] : raw.items())
+            if (!allowed.contains(key)) collect([&] { check_keys(nlohmann::json{{key, value}}, st.path, allowed); });
         st.fields = raw;
         StepFields fields(st, s);
-        for (const FieldSpec& f : spec->fields) {
-            if (!raw.contains(f.key)) {
-                if (f.required) throw ScenarioError(st.path, "step \"" + st.op + "\" needs the field \"" + f.key + "\"");
-                continue;
-            }
-            check_field(fields, f, raw);
-        }
+        for (const FieldSpec& f : spec->fields)
+            collect([&] {
+                if (!raw.contains(f.key)) {
+                    if (f.required) throw ScenarioError(st.path, "step \"" + st.op + "\" needs the field \"" + f.key + "\"");
+                    return;
+                }
+                check_field(fields, f, raw);
+            });
+        if (errors.size() != errors_before) return;
         check_paging_step(st, fields);
         if (st.op == "KVM_CHECK_EXTENSION") check_cap_modelled(s.arch, fields, st.path + "/cap");
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
@@ -374,9 +431,17 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
                 st.expect_on.emplace(profile, e);
             }
         }
+        // A step on a vCPU that no earlier KVM_CREATE_VCPU made cannot run anywhere: bad input.
+        if (st.op == "KVM_CREATE_VCPU") {
+            if (!(st.expect && st.expect->is_string())) vcpus.insert(fields.u32("id"));
+        } else if (raw.contains("vcpu") && !vcpus.contains(fields.u32("vcpu"))) {
+            throw ScenarioError(st.path + "/vcpu", "vCPU " + std::to_string(fields.u32("vcpu")) + " is not created by an earlier step (add {\"op\": \"KVM_CREATE_VCPU\", \"id\": " +
+                                                       std::to_string(fields.u32("vcpu")) + "} before it)");
+        }
         s.steps.push_back(std::move(st));
+      });
     }
-    return s;
+    return finish(std::move(s), errors);
 }
 
 Scenario load_scenario(const std::string& file) {
@@ -388,8 +453,12 @@ Scenario load_scenario(const std::string& file) {
     if (!in) throw ScenarioError("", "cannot open the file");
     std::stringstream buf;
     buf << in.rdbuf();
+    return load_scenario_text(buf.str(), file);
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& file) {
+    if (text.size() > kMaxFileBytes) throw ScenarioError("", "input larger than " + std::to_string(kMaxFileBytes) + " bytes");
     // nlohmann's parser recurses per nesting level: refuse absurd depth before parsing.
-    const std::string text = buf.str();
     int depth = 0;
     bool in_string = false;
     for (std::size_t i = 0; i < text.size(); ++i) {

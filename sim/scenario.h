@@ -57,6 +57,8 @@ struct Scenario {
 
 // Reads, parses and validates; throws ScenarioError naming file, JSON path and expectation.
 Scenario load_scenario(const std::string& file);
+// The same for text already read (standard input); `file` names it in errors.
+Scenario load_scenario_text(const std::string& text, const std::string& file);
 Scenario parse_scenario(const nlohmann::json& doc, const std::string& file);
 
 }  // namespace kvmsim::sim

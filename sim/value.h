@@ -2,11 +2,13 @@
 // addresses that may name a mapping ("rom+0x10"). Every error names the JSON path.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,23 @@ public:
 
 private:
     std::string path_;
+};
+
+// Every problem found in one file (parse_scenario goes on past a bad step); what() and path()
+// are the first one's, so a caller that wants one error still gets it.
+class ScenarioErrors : public ScenarioError {
+public:
+    explicit ScenarioErrors(std::vector<ScenarioError> all)
+        : ScenarioError(all.front().path(), first_message(all)), all_(std::move(all)) {}
+    [[nodiscard]] const std::vector<ScenarioError>& all() const { return all_; }
+
+private:
+    static std::string first_message(const std::vector<ScenarioError>& all) {
+        const std::string w = all.front().what();
+        const std::size_t skip = (all.front().path().empty() ? std::string("(document)") : all.front().path()).size() + 2;
+        return w.substr(std::min(skip, w.size())) + " (and " + std::to_string(all.size() - 1) + " more; kvmsim validate lists them all)";
+    }
+    std::vector<ScenarioError> all_;
 };
 
 // Parses a number that must fit in max (u32: 0xffffffff, u64: ~0).

@@ -18,6 +18,12 @@ DirtyLog kvm::get_dirty_log(std::uint32_t slot_field) {
         return {KvmResult::error(Errno::Enoent), {}};
     }
     DirtyLog log{KvmResult::ok(), slot->dirty_bitmap};
+    trace_.emit("kvm_get_dirty_log_protect", [&] {
+        std::size_t dirty = 0;
+        for (const std::uint64_t w : slot->dirty_bitmap) dirty += static_cast<std::size_t>(__builtin_popcountll(w));
+        return "slot " + std::to_string(id) + ": " + std::to_string(dirty) + " dirty page(s) copied out" +
+               ((manual_dirty_log_protect_ & dirtylog::ManualProtectEnable) ? ", bits kept (manual protect)" : ", bits cleared");
+    });
     if (manual_dirty_log_protect_ & dirtylog::ManualProtectEnable) return log;  // KVM_CLEAR_DIRTY_LOG protects
     // Without manual protection the ioctl takes the bits, word by word, and write-protects the
     // pages it reports, so the next write to one faults and is logged again.
@@ -37,7 +43,11 @@ KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_pag
     if (as_id >= nr_as_ids() || id >= arch_->user_mem_slots(profile_)) return KvmResult::error(Errno::Einval);
     if (first_page & 63) return KvmResult::error(Errno::Einval);
     kvm_memory_slot* slot = memslots_[as_id]->id_to_memslot(static_cast<std::uint16_t>(id));
-    if (!slot || slot->dirty_bitmap.empty()) return KvmResult::error(Errno::Enoent);
+    if (!slot || slot->dirty_bitmap.empty()) {
+        trace_.emit("kvm_clear_dirty_log_protect", [] { return std::string("slot absent or not logging -> ENOENT"); });
+        return KvmResult::error(Errno::Enoent);
+    }
+    trace_.emit("kvm_clear_dirty_log_protect", [&] { return "slot " + std::to_string(id) + ": clear pages [" + hex(first_page) + ", +" + std::to_string(num_pages) + ")"; });
     if (first_page > slot->npages || num_pages > slot->npages - first_page ||
         (num_pages < slot->npages - first_page && (num_pages & 63)))
         return KvmResult::error(Errno::Einval);

@@ -264,11 +264,16 @@ void kvm::mark_page_dirty_in_slot(kvm_memory_slot* slot, Gfn gfn) {
 
 // models kvm_vm_ioctl_create_vcpu(), virt/kvm/kvm_main.c
 KvmResult kvm::create_vcpu(std::uint32_t id) {
-    if (id >= arch_->max_vcpu_ids(profile_)) return KvmResult::error(Errno::Einval);
-    if (vcpus_.size() >= arch_->max_vcpus(profile_)) return KvmResult::error(Errno::Einval);
-    if (vcpus_.contains(id)) return KvmResult::error(Errno::Eexist);
+    auto refuse = [&](Errno e, const char* why) {
+        trace_.emit("kvm_vm_ioctl_create_vcpu", [&] { return "vcpu id " + std::to_string(id) + ": " + why + " -> " + std::string(to_string(e)); });
+        return KvmResult::error(e);
+    };
+    if (id >= arch_->max_vcpu_ids(profile_)) return refuse(Errno::Einval, "id at or past KVM_MAX_VCPU_IDS");
+    if (vcpus_.size() >= arch_->max_vcpus(profile_)) return refuse(Errno::Einval, "KVM_MAX_VCPUS vCPUs exist already");
+    if (vcpus_.contains(id)) return refuse(Errno::Eexist, "a vCPU with this id exists");
     kvm_vcpu& v = vcpus_[id];
     v.vcpu_id = id;
+    trace_.emit("kvm_vm_ioctl_create_vcpu", [&] { return "vcpu id " + std::to_string(id) + " created (" + std::to_string(vcpus_.size()) + " in the VM)"; });
     return KvmResult::ok();
 }
 
