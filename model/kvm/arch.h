@@ -25,7 +25,7 @@ struct GenericCapConfig {
     bool dirty_ring_with_bitmap = false;  // CONFIG_NEED_KVM_DIRTY_RING_WITH_BITMAP
     // CONFIG_KVM_GUEST_MEMFD; nullopt where the model does not know the host's configuration.
     std::optional<bool> guest_memfd;
-    long guest_memfd_flags = 0;           // kvm_gmem_get_supported_flags() when built
+    std::optional<long> guest_memfd_flags;  // kvm_gmem_get_supported_flags() when built; nullopt: not modelled
 };
 
 class KvmArch {

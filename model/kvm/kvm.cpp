@@ -120,7 +120,8 @@ std::optional<long> kvm::check_extension(Cap cap, CheckOn on) const {
         if (!modern) break;
         if (!c.guest_memfd) return std::nullopt;
         if (!*c.guest_memfd) break;  // not built: no case here, and the arch does not know it either
-        return cap == Cap::GuestMemfd ? 1 : c.guest_memfd_flags;
+        if (cap == Cap::GuestMemfd) return 1;
+        return c.guest_memfd_flags;
     default:
         break;
     }

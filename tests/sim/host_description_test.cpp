@@ -60,6 +60,10 @@ TEST_CASE("KVM_CAP_GUEST_MEMFD follows CONFIG_KVM_GUEST_MEMFD on both fds") {
         CHECK(cap(fake_host(built, 48, 2), Cap::GuestMemfd, CheckOn::SystemFd) == built);
     }
     CHECK(cap(HostDescription{}, Cap::GuestMemfd, CheckOn::VmFd) == 1);  // the documented default
+    HostMm mm;
+    const kvm built(mm, *find_profile("mainline"), std::make_unique<X86Arch>(Platform::Pvm, VmType::Default, fake_host(1, 48, 2)));
+    CHECK_FALSE(built.check_extension(Cap::GuestMemfdFlags).has_value());  // not modelled on x86 (docs/scenarios.md)
+    CHECK_FALSE(x86_cap_modelled(Cap::GuestMemfdFlags));
 }
 
 TEST_CASE("KVM_CAP_NR_VCPUS is min(online CPUs, KVM_MAX_VCPUS)") {
