@@ -101,12 +101,7 @@ public:
         const auto reply = machine_->request({{"op", "start"}, {"file", s.file}, {"scenario", s.doc}, {"config", wire::to_json(guest)}},
                                              std::chrono::seconds(300), error);
         if (!reply) throw std::logic_error("the QEMU guest failed while setting up the scenario: " + error);
-        if (reply->contains("scenario_error")) {
-            const std::string path = reply->value("path", ""), what = (*reply)["scenario_error"].get<std::string>();
-            const std::string prefix = (path.empty() ? "(document)" : path) + ": ";
-            throw ScenarioError(path, what.starts_with(prefix) ? what.substr(prefix.size()) : what);
-        }
-        if (reply->contains("logic_error")) throw std::logic_error((*reply)["logic_error"].get<std::string>());
+        throw_guest_errors(*reply);
         if (reply->contains("internal_error")) throw std::logic_error("kvmsim serve: " + (*reply)["internal_error"].get<std::string>());
         for (const auto& n : reply->value("notes", nlohmann::json::array())) notes_.push_back(n.get<std::string>());
     }
@@ -126,15 +121,30 @@ public:
             r.actual = {{"qemu_error", error.substr(0, 600)}};
             return r;
         }
-        if (reply->contains("logic_error")) throw std::logic_error((*reply)["logic_error"].get<std::string>());
-        if (reply->contains("internal_error")) {
-            r.actual = {{"qemu_error", "kvmsim serve: " + (*reply)["internal_error"].get<std::string>()}};
+        throw_guest_errors(*reply);
+        if (reply->contains("internal_error") || !reply->contains("actual")) {
+            r.actual = {{"qemu_error", "kvmsim serve: " + reply->value("internal_error", reply->dump().substr(0, 300))}};
             return r;
         }
-        return wire::step_result(*reply);
+        try {
+            return wire::step_result(*reply);
+        } catch (const nlohmann::json::exception& e) {
+            r.actual = {{"qemu_error", std::string("kvmsim serve answered in an unknown shape: ") + e.what()}};
+            return r;
+        }
     }
 
 private:
+    // What the guest's backend threw is thrown here, as if it ran in this process.
+    static void throw_guest_errors(const nlohmann::json& reply) {
+        if (reply.contains("scenario_error")) {
+            const std::string path = reply.value("path", ""), what = reply.value("scenario_error", "");
+            const std::string prefix = (path.empty() ? "(document)" : path) + ": ";
+            throw ScenarioError(path, what.starts_with(prefix) ? what.substr(prefix.size()) : what);
+        }
+        if (reply.contains("logic_error")) throw std::logic_error(reply.value("logic_error", ""));
+    }
+
     bool fail(const std::string& error, std::string& why_not) {
         boot_error_ = error;
         why_not = error;
