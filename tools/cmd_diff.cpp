@@ -67,11 +67,17 @@ KernelSide kernel_side(const std::string& cmd, const std::string& backend_name, 
     if (auto q = choice.make(backend_name, profile)) {
         std::string why;
         const bool x86 = backend_name == "qemu-x86";
+        if (auto m = q->missing(); m && unavailable_exit >= 0) {
+            std::cout << "kvmsim " << cmd << ": skipped: " << *m << "\n";
+            k.exit_now = unavailable_exit;
+            return k;
+        }
         if (!q->boot(why)) {
+            // Everything was there, so a machine that does not come up is a failure, not a skip.
             k.banner = "kernel: unavailable (" + why + "); every step will be skipped";
             if (unavailable_exit >= 0) {
-                std::cout << "kvmsim " << cmd << ": skipped: " << why << "\n";
-                k.exit_now = unavailable_exit;
+                std::cout << "kvmsim " << cmd << ": the QEMU machine failed: " << why << "\n";
+                k.exit_now = kExitFailed;
             }
             k.platform = "svm";
             k.profile = profile.value_or(choice.series == "6.1" ? "v6.1" : "v6.12");
@@ -232,7 +238,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
                                  "shrinks every disagreement to a minimal scenario written to DIR, with the other side's outcomes\n"
                                  "as its expectations. Exit 0: no disagreement; 1: some; 2: usage");
     std::uint64_t seed = 1;
-    unsigned count = 100, steps = 24;
+    unsigned count = 100, steps = 24, paging_percent = 35;
     std::string out_dir = ".", against = "kvm";
     std::vector<std::string> apply, revert;
     int unavailable_exit = -1;
@@ -240,7 +246,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     std::string kernel_profile_arg;
     QemuChoice qemu_choice;
     desc.add_options()("help,h", "this help")("seed", po::value(&seed), "first seed (sequence i uses seed + i)")("count", po::value(&count), "number of sequences")(
-        "steps", po::value(&steps), "steps per sequence")("out", po::value(&out_dir), "folder for the shrunk scenarios")(
+        "steps", po::value(&steps), "steps per sequence")(
+        "paging-percent", po::value(&paging_percent), "sequences (in percent) that also run 4-level paging on random tables (default 35)")("out", po::value(&out_dir), "folder for the shrunk scenarios")(
         "against", po::value(&against), "kvm (default): the real kernel; model: the model with --apply/--revert toggles")(
         "apply", po::value(&apply)->composing(), "the kernel under test carries this patch: with --against kvm the model applies it; with --against model the other model does")(
         "revert", po::value(&revert)->composing(), "the kernel under test lacks this patch (as --apply, reverted)")(
@@ -278,7 +285,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         std::cout << "model (mainline) against " << other->name() << "\n";
     }
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
-    const RandomScenarioOptions options{steps, platform};
+    if (paging_percent > 100) throw po::error("--paging-percent must be between 0 and 100");
+    const RandomScenarioOptions options{steps, platform, paging_percent};
     DiffReport total;
     std::size_t failing = 0;
     auto disagrees = [&](const nlohmann::json& doc) {

@@ -203,6 +203,7 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
             VcpuEvent e;
             if (r == -EINTR && g_alarm.load() && !g_sigbus.load()) {
                 out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
+                out.timed_out = true;
                 return out;
             }
             if (r == -EINTR && g_sigbus.load()) {

@@ -30,6 +30,17 @@ std::string default_guest_binary(GuestArch a) {
     return std::string(KVMSIM_SOURCE_DIR) + "/build-aarch64/tools/kvmsim";
 }
 
+bool in_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    for (std::size_t start = 0; start <= dirs.size();) {
+        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+        if (::access((dirs.substr(start, end - start) + "/" + program).c_str(), X_OK) == 0) return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 class QemuBackendImpl final : public QemuBackend {
 public:
     explicit QemuBackendImpl(QemuOptions o) : options_(std::move(o)) {}
@@ -40,6 +51,23 @@ public:
     [[nodiscard]] std::string platform() const override { return platform_; }
     [[nodiscard]] std::string profile() const override { return profile_; }
     [[nodiscard]] double boot_seconds() const override { return machine_ ? machine_->boot_seconds() : 0; }
+
+    [[nodiscard]] std::optional<std::string> missing() const override {
+        const char* qemu = options_.arch == GuestArch::X86_64 ? "qemu-system-x86_64" : "qemu-system-aarch64";
+        if (!in_path(qemu)) return std::string(qemu) + " is not installed (tools/setup-deps installs it)";
+        std::string error;
+        if (options_.kernel_image) {
+            std::error_code ec;
+            if (!fs::is_regular_file(*options_.kernel_image, ec)) return "no kernel image " + *options_.kernel_image;
+        } else if (!cached_kernel(options_.arch, options_.series, error)) {
+            return error;
+        }
+        const std::string guest = options_.guest_binary.value_or(default_guest_binary(options_.arch));
+        std::error_code ec;
+        if (!fs::is_regular_file(guest, ec)) return "no static kvmsim for the " + arch_name(options_.arch) + " guest at " + guest;
+        if (!cached_busybox(options_.arch, error)) return error;
+        return std::nullopt;
+    }
 
     bool boot(std::string& why_not) override {
         if (machine_ && machine_->alive()) return true;
