@@ -26,10 +26,11 @@ void DiffReport::add(const DiffReport& o) {
     notes.insert(notes.end(), o.notes.begin(), o.notes.end());
 }
 
-DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform) {
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform, const std::optional<std::string>& profile) {
     DiffReport d;
     RunOptions mo;
     mo.platform = model_platform;
+    mo.kernel = profile;
     // A broken invariant inside either side (a model bug) is a disagreement to report and
     // shrink like any other, not the end of a differential run.
     std::vector<KernelRun> mruns, kruns;

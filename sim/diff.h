@@ -29,6 +29,8 @@ struct DiffReport {
 
 // The model runs on `model_platform` whatever the scenario names: the platform of the machine
 // whose kernel is the other side.
-DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform);
+// `kernel` runs both sides as that profile instead of the scenario's (the booted kernel's).
+DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform,
+                         const std::optional<std::string>& profile = std::nullopt);
 
 }  // namespace kvmsim::sim

@@ -198,6 +198,7 @@ const nlohmann::json* Step::expectation(const std::string& profile) const {
 Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     Scenario s;
     s.file = file;
+    s.doc = doc;
     check_keys(doc, "", {"name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"});
     s.name = str_field(doc, "name", "", true);
     s.description = str_field(doc, "description", "", true);

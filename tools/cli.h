@@ -67,5 +67,6 @@ void check_patch_names(const std::vector<std::string>& names);
 
 int cmd_diff(const std::vector<std::string>& args);
 int cmd_fuzz(const std::vector<std::string>& args);
+int cmd_serve(const std::vector<std::string>& args);
 
 }  // namespace kvmsim::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "qemu_choice.h"
 #include "model/profile/profile.h"
 #include "sim/runner.h"
 
@@ -28,18 +29,21 @@ void kvmsim::cli::check_patch_names(const std::vector<std::string>& names) {
 namespace {
 
 int cmd_run(const std::vector<std::string>& args) {
-    po::options_description desc("kvmsim run [--backend model|kvm] [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
+    po::options_description desc("kvmsim run [--backend model|kvm|qemu-x86|qemu-arm64] [--kernel P] [--apply X] [--revert X] [--json] PATH...\n"
                                  "Runs every scenario (files, or folders of *.json) and checks its expectations.\n"
                                  "Exit 0: all held; 1: some failed; 2: bad input or usage");
     std::optional<std::string> kernel;
     std::vector<std::string> apply, revert, paths;
     std::string backend_name = "model";
     desc.add_options()("help,h", "this help")("backend", po::value(&backend_name),
-                                               "model (default), or kvm: the real /dev/kvm of this machine; steps it cannot reproduce are skipped, with the reason")(
+                                               "model (default), kvm: the real /dev/kvm of this machine, or qemu-x86 / qemu-arm64: the real KVM of a "
+                                               "QEMU-booted kernel; steps a real kernel cannot reproduce are skipped, with the reason")(
         "kernel", po::value<std::string>(), "run against this profile instead of the scenario's")(
         "apply", po::value(&apply)->composing(), "apply a patch toggle on top of the profile (repeatable)")(
         "revert", po::value(&revert)->composing(), "revert a patch toggle (repeatable)")("json", "print the results as JSON")(
         "path", po::value(&paths), "scenario files or folders");
+    QemuChoice qemu_choice;
+    qemu_choice.add_options(desc);
     const po::variables_map vm = parse_command(desc, args);
     if (vm.count("help")) return std::cout << desc << "\n", kExitOk;
     if (paths.empty()) throw po::error("no scenario given");
@@ -50,12 +54,14 @@ int cmd_run(const std::vector<std::string>& args) {
     check_patch_names(apply);
     check_patch_names(revert);
     const bool json = vm.count("json") > 0;
-    if (backend_name != "model" && backend_name != "kvm") throw po::error("unknown backend \"" + backend_name + "\" (model or kvm)");
+    std::unique_ptr<Backend> backend = qemu_choice.make(backend_name, std::nullopt);
+    if (!backend && backend_name != "model" && backend_name != "kvm")
+        throw po::error("unknown backend \"" + backend_name + "\" (model, kvm, qemu-x86 or qemu-arm64)");
+    if (!backend) backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
 
     bool bad_input = false;
     std::size_t passed = 0, failed = 0, steps_skipped = 0;
     nlohmann::json out = nlohmann::json::array();
-    auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
     for (const auto& file : collect(paths, bad_input)) {
         std::string error;
         const auto loaded = load_reporting(file, &error);
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
         if (cmd == "validate") return cmd_validate(args);
         if (cmd == "diff") return cmd_diff(args);
         if (cmd == "fuzz") return cmd_fuzz(args);
+        if (cmd == "serve") return cmd_serve(args);
         if (cmd == "profiles") return cmd_profiles();
         if (cmd == "--help" || cmd == "-h" || cmd == "help") return usage(std::cout), kExitOk;
         std::cerr << "kvmsim: unknown command \"" << cmd << "\"\n";
