@@ -240,8 +240,10 @@ private:
         if (op == "host_poison") {
             const std::uint64_t hva = f.hva("hva");
             require_in_span(hva, 1);
-            const int e = layout_.madvise_hwpoison(hva);
+            bool sigbus = false;
+            const int e = layout_.madvise_hwpoison(hva, sigbus);
             if (e == EPERM) throw Skip{"madvise(MADV_HWPOISON) needs CAP_SYS_ADMIN, which this process lacks"};
+            if (sigbus) return nlohmann::json{{"signal", "SIGBUS"}, {"hva", hva & ~(kPage - 1)}};
             return errno_json(-e);
         }
         if (op == "kvm_call") throw Skip{"kvm_call runs a kernel-internal function (" + f.string("fn") + "), which userspace cannot call"};

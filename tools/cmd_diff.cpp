@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <boost/program_options.hpp>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "cli.h"
@@ -28,16 +29,55 @@ struct KernelSide {
     std::optional<int> exit_now;            // unavailable, with --unavailable-exit
 };
 
+// One line of a --known list: a disagreement that is understood and still open.
+struct KnownDisagreement {
+    std::string file;  // matched against the end of the scenario's path
+    std::size_t step = 0;
+    std::string why;
+    mutable bool seen = false;
+};
+
+std::vector<KnownDisagreement> read_known(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw po::error("cannot read the --known list " + path);
+    std::vector<KnownDisagreement> out;
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++n;
+        if (line.empty() || line[0] == '#') continue;
+        KnownDisagreement k;
+        const auto hash = line.find('#');
+        if (hash != std::string::npos) k.why = line.substr(line.find_first_not_of(" #", hash) == std::string::npos ? line.size() : line.find_first_not_of(" #", hash));
+        std::istringstream fields(line.substr(0, hash));
+        if (!(fields >> k.file >> k.step)) throw po::error(path + ":" + std::to_string(n) + ": expected \"FOLDER/FILE.json STEP  # why\"");
+        out.push_back(k);
+    }
+    return out;
+}
+
+const KnownDisagreement* find_known(const std::vector<KnownDisagreement>& known, const std::string& file, const Step* step) {
+    if (!step) return nullptr;
+    for (const auto& k : known)
+        if (k.step == step->index && (file == k.file || file.ends_with("/" + k.file))) return &k;
+    return nullptr;
+}
+
 KernelSide kernel_side(const std::string& cmd, const std::string& backend_name, const QemuChoice& choice, const std::optional<std::string>& profile, int unavailable_exit) {
     KernelSide k;
     if (auto q = choice.make(backend_name, profile)) {
         std::string why;
         const bool x86 = backend_name == "qemu-x86";
+        if (auto m = q->missing(); m && unavailable_exit >= 0) {
+            std::cout << "kvmsim " << cmd << ": skipped: " << *m << "\n";
+            k.exit_now = unavailable_exit;
+            return k;
+        }
         if (!q->boot(why)) {
+            // Everything was there, so a machine that does not come up is a failure, not a skip.
             k.banner = "kernel: unavailable (" + why + "); every step will be skipped";
             if (unavailable_exit >= 0) {
-                std::cout << "kvmsim " << cmd << ": skipped: " << why << "\n";
-                k.exit_now = unavailable_exit;
+                std::cout << "kvmsim " << cmd << ": the QEMU machine failed: " << why << "\n";
+                k.exit_now = kExitFailed;
             }
             k.platform = "svm";
             k.profile = profile.value_or(choice.series == "6.1" ? "v6.1" : "v6.12");
@@ -79,13 +119,15 @@ int cmd_diff(const std::vector<std::string>& args) {
     int unavailable_exit = -1;
     std::vector<std::string> apply, revert;
     std::string backend_name = "kvm";
-    std::string kernel_profile_arg;
+    std::string kernel_profile_arg, known_file;
     desc.add_options()("help,h", "this help")("json", "print the report as JSON")(
         "apply", po::value(&apply)->composing(), "the running kernel carries this patch: the model side applies the toggle (repeatable)")(
         "revert", po::value(&revert)->composing(), "the running kernel lacks this patch: the model side reverts the toggle (repeatable)")(
         "unavailable-exit", po::value(&unavailable_exit), "exit with this code when /dev/kvm cannot be used (CTest marks 77 as skipped); default: run, every step skipped")(
         "backend", po::value(&backend_name), "kvm (default): this machine's /dev/kvm; qemu-x86 or qemu-arm64: a QEMU-booted kernel")(
         "kernel", po::value(&kernel_profile_arg), "with a qemu backend: the profile the booted kernel stands for (default: from its version)")(
+        "known", po::value(&known_file), "a list of open disagreements (lines \"FOLDER/FILE.json STEP  # why\"): these are reported as known and "
+                                          "do not fail the run; one that no longer occurs does (remove it from the list)")(
         "path", po::value(&paths), "scenario files or folders");
     QemuChoice qemu_choice;
     qemu_choice.add_options(desc);
@@ -97,6 +139,8 @@ int cmd_diff(const std::vector<std::string>& args) {
     const bool json = vm.count("json") > 0;
     const std::optional<std::string> kernel_profile = kernel_profile_arg.empty() ? std::nullopt : std::optional(kernel_profile_arg);
     if (kernel_profile && !find_profile(*kernel_profile)) throw po::error("unknown kernel profile \"" + *kernel_profile + "\"");
+    std::vector<KnownDisagreement> known;
+    if (!known_file.empty()) known = read_known(known_file);
     KernelSide side = kernel_side("diff", backend_name, qemu_choice, kernel_profile, unavailable_exit);
     if (side.exit_now) return *side.exit_now;
     if (!json) std::cout << side.banner << "\n";
@@ -106,7 +150,7 @@ int cmd_diff(const std::vector<std::string>& args) {
     Backend& kernel = *side.backend;
     bool bad_input = false;
     DiffReport total;
-    std::size_t scenarios = 0;
+    std::size_t scenarios = 0, known_seen = 0, unknown = 0;
     nlohmann::json out = {{"platform", platform}, {"backend", kernel.name()}, {"disagreements", nlohmann::json::array()}};
     if (side.profile) out["profile"] = *side.profile;
     for (const auto& file : collect(paths, bad_input)) {
@@ -120,7 +164,12 @@ int cmd_diff(const std::vector<std::string>& args) {
         const DiffReport d = diff_scenario(s, *model, kernel, platform, side.profile);
         for (const auto& x : d.disagreements) {
             const std::string where = x.step ? "step " + std::to_string(x.step->index) + " (" + x.step->op + ")" : std::string("setup");
-            if (!json) std::cout << file << " [" << x.profile << "] " << where << ": model " << render(x.model) << " | kernel " << render(x.kernel) << "\n";
+            const KnownDisagreement* k = find_known(known, file, x.step);
+            if (k) ++known_seen, k->seen = true;
+            else ++unknown;
+            if (!json)
+                std::cout << (k ? "known: " : "") << file << " [" << x.profile << "] " << where << ": model " << render(x.model) << " | kernel "
+                          << render(x.kernel) << (k ? "  # " + k->why : std::string()) << "\n";
             out["disagreements"].push_back({{"file", file}, {"kernel", x.profile}, {"step", x.step ? nlohmann::json(x.step->index) : nlohmann::json()},
                                             {"model", x.model}, {"kvm", x.kernel}});
         }
@@ -139,8 +188,15 @@ int cmd_diff(const std::vector<std::string>& args) {
                   << " skipped\n";
         for (const auto& [why, n] : total.skip_reasons) std::cout << "  skipped " << n << ": " << why << "\n";
     }
+    std::size_t stale = 0;
+    for (const auto& k : known)
+        if (!k.seen) {
+            ++stale;
+            std::cout << "no longer disagrees (remove it from " << known_file << "): " << k.file << " " << k.step << "\n";
+        }
+    if (!json && !known.empty()) std::cout << known_seen << " known disagreement(s) (" << known_file << "), " << unknown << " new\n";
     if (bad_input) return kExitBadInput;
-    return total.disagreements.empty() ? kExitOk : kExitFailed;
+    return unknown == 0 && stale == 0 ? kExitOk : kExitFailed;
 }
 
 
@@ -158,8 +214,18 @@ nlohmann::json with_kernel_expectations(nlohmann::json doc, Backend& kernel, con
     o.kernel = profile;
     const auto runs = run_scenario(s, kernel, o);
     if (runs.empty()) return doc;
-    for (const auto& st : runs.front().steps)
-        if (!st.skipped && !st.actual.is_null()) doc["steps"][st.step->index]["expect"] = st.actual;
+    for (const auto& st : runs.front().steps) {
+        if (st.skipped || st.actual.is_null()) continue;
+        // An outcome the scenario format has no words for (a KVM_RUN that never returned, a
+        // QEMU guest that died) stays out of the expectations, so the file remains a scenario.
+        nlohmann::json trial = doc;
+        trial["steps"][st.step->index]["expect"] = st.actual;
+        try {
+            parse_scenario(trial, "(shrunk)");
+            doc = std::move(trial);
+        } catch (const ScenarioError&) {
+        }
+    }
     return doc;
 }
 
@@ -172,7 +238,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
                                  "shrinks every disagreement to a minimal scenario written to DIR, with the other side's outcomes\n"
                                  "as its expectations. Exit 0: no disagreement; 1: some; 2: usage");
     std::uint64_t seed = 1;
-    unsigned count = 100, steps = 24;
+    unsigned count = 100, steps = 24, paging_percent = 35;
     std::string out_dir = ".", against = "kvm";
     std::vector<std::string> apply, revert;
     int unavailable_exit = -1;
@@ -180,7 +246,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     std::string kernel_profile_arg;
     QemuChoice qemu_choice;
     desc.add_options()("help,h", "this help")("seed", po::value(&seed), "first seed (sequence i uses seed + i)")("count", po::value(&count), "number of sequences")(
-        "steps", po::value(&steps), "steps per sequence")("out", po::value(&out_dir), "folder for the shrunk scenarios")(
+        "steps", po::value(&steps), "steps per sequence")(
+        "paging-percent", po::value(&paging_percent), "sequences (in percent) that also run 4-level paging on random tables (default 35)")("out", po::value(&out_dir), "folder for the shrunk scenarios")(
         "against", po::value(&against), "kvm (default): the real kernel; model: the model with --apply/--revert toggles")(
         "apply", po::value(&apply)->composing(), "the kernel under test carries this patch: with --against kvm the model applies it; with --against model the other model does")(
         "revert", po::value(&revert)->composing(), "the kernel under test lacks this patch (as --apply, reverted)")(
@@ -218,7 +285,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         std::cout << "model (mainline) against " << other->name() << "\n";
     }
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
-    const RandomScenarioOptions options{steps, platform};
+    if (paging_percent > 100) throw po::error("--paging-percent must be between 0 and 100");
+    const RandomScenarioOptions options{steps, platform, paging_percent};
     DiffReport total;
     std::size_t failing = 0;
     auto disagrees = [&](const nlohmann::json& doc) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -128,6 +129,7 @@ std::unique_ptr<Machine> Machine::boot(const MachineSpec& spec, std::string& err
         ::dup2(null, 1);
         ::dup2(err >= 0 ? err : null, 2);
         ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a kvmsim that dies takes its machine with it
         std::vector<char*> args;
         for (auto& a : argv) args.push_back(a.data());
         args.push_back(nullptr);

@@ -30,6 +30,17 @@ std::string default_guest_binary(GuestArch a) {
     return std::string(KVMSIM_SOURCE_DIR) + "/build-aarch64/tools/kvmsim";
 }
 
+bool in_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    for (std::size_t start = 0; start <= dirs.size();) {
+        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+        if (::access((dirs.substr(start, end - start) + "/" + program).c_str(), X_OK) == 0) return true;
+        start = end + 1;
+    }
+    return false;
+}
+
 class QemuBackendImpl final : public QemuBackend {
 public:
     explicit QemuBackendImpl(QemuOptions o) : options_(std::move(o)) {}
@@ -40,6 +51,23 @@ public:
     [[nodiscard]] std::string platform() const override { return platform_; }
     [[nodiscard]] std::string profile() const override { return profile_; }
     [[nodiscard]] double boot_seconds() const override { return machine_ ? machine_->boot_seconds() : 0; }
+
+    [[nodiscard]] std::optional<std::string> missing() const override {
+        const char* qemu = options_.arch == GuestArch::X86_64 ? "qemu-system-x86_64" : "qemu-system-aarch64";
+        if (!in_path(qemu)) return std::string(qemu) + " is not installed (tools/setup-deps installs it)";
+        std::string error;
+        if (options_.kernel_image) {
+            std::error_code ec;
+            if (!fs::is_regular_file(*options_.kernel_image, ec)) return "no kernel image " + *options_.kernel_image;
+        } else if (!cached_kernel(options_.arch, options_.series, error)) {
+            return error;
+        }
+        const std::string guest = options_.guest_binary.value_or(default_guest_binary(options_.arch));
+        std::error_code ec;
+        if (!fs::is_regular_file(guest, ec)) return "no static kvmsim for the " + arch_name(options_.arch) + " guest at " + guest;
+        if (!cached_busybox(options_.arch, error)) return error;
+        return std::nullopt;
+    }
 
     bool boot(std::string& why_not) override {
         if (machine_ && machine_->alive()) return true;
@@ -101,12 +129,7 @@ public:
         const auto reply = machine_->request({{"op", "start"}, {"file", s.file}, {"scenario", s.doc}, {"config", wire::to_json(guest)}},
                                              std::chrono::seconds(300), error);
         if (!reply) throw std::logic_error("the QEMU guest failed while setting up the scenario: " + error);
-        if (reply->contains("scenario_error")) {
-            const std::string path = reply->value("path", ""), what = (*reply)["scenario_error"].get<std::string>();
-            const std::string prefix = (path.empty() ? "(document)" : path) + ": ";
-            throw ScenarioError(path, what.starts_with(prefix) ? what.substr(prefix.size()) : what);
-        }
-        if (reply->contains("logic_error")) throw std::logic_error((*reply)["logic_error"].get<std::string>());
+        throw_guest_errors(*reply);
         if (reply->contains("internal_error")) throw std::logic_error("kvmsim serve: " + (*reply)["internal_error"].get<std::string>());
         for (const auto& n : reply->value("notes", nlohmann::json::array())) notes_.push_back(n.get<std::string>());
     }
@@ -126,15 +149,30 @@ public:
             r.actual = {{"qemu_error", error.substr(0, 600)}};
             return r;
         }
-        if (reply->contains("logic_error")) throw std::logic_error((*reply)["logic_error"].get<std::string>());
-        if (reply->contains("internal_error")) {
-            r.actual = {{"qemu_error", "kvmsim serve: " + (*reply)["internal_error"].get<std::string>()}};
+        throw_guest_errors(*reply);
+        if (reply->contains("internal_error") || !reply->contains("actual")) {
+            r.actual = {{"qemu_error", "kvmsim serve: " + reply->value("internal_error", reply->dump().substr(0, 300))}};
             return r;
         }
-        return wire::step_result(*reply);
+        try {
+            return wire::step_result(*reply);
+        } catch (const nlohmann::json::exception& e) {
+            r.actual = {{"qemu_error", std::string("kvmsim serve answered in an unknown shape: ") + e.what()}};
+            return r;
+        }
     }
 
 private:
+    // What the guest's backend threw is thrown here, as if it ran in this process.
+    static void throw_guest_errors(const nlohmann::json& reply) {
+        if (reply.contains("scenario_error")) {
+            const std::string path = reply.value("path", ""), what = reply.value("scenario_error", "");
+            const std::string prefix = (path.empty() ? "(document)" : path) + ": ";
+            throw ScenarioError(path, what.starts_with(prefix) ? what.substr(prefix.size()) : what);
+        }
+        if (reply.contains("logic_error")) throw std::logic_error(reply.value("logic_error", ""));
+    }
+
     bool fail(const std::string& error, std::string& why_not) {
         boot_error_ = error;
         why_not = error;

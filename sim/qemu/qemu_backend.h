@@ -25,6 +25,9 @@ struct QemuOptions {
 
 class QemuBackend : public Backend {
 public:
+    // What this machine lacks before QEMU can even start (QEMU, the kernel, the guest's kvmsim or
+    // busybox), or nullopt: a reason to skip, where a failed boot is a failure.
+    [[nodiscard]] virtual std::optional<std::string> missing() const = 0;
     // Boots the machine now; false with the reason when it cannot (the backend then skips every step).
     virtual bool boot(std::string& why_not) = 0;
     [[nodiscard]] virtual std::string kernel_release() const = 0;   // uname -r in the guest

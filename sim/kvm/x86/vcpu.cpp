@@ -145,6 +145,7 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
             VcpuEvent e;
             if (r == -EINTR && RunTimer::fired() && !SigbusCatcher::caught()) {
                 out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
+                out.timed_out = true;
                 return out;
             }
             if (r == -EINTR && SigbusCatcher::caught()) {

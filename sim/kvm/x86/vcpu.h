@@ -30,6 +30,8 @@ struct AccessOutcome {
     // An exit the model's vocabulary has no event for (KVM_EXIT_INTERNAL_ERROR details, an
     // unexpected HLT or I/O exit): its name, reported as the outcome's "exit".
     std::optional<std::string> other_exit;
+    // KVM_RUN was still in the guest when the timer fired: the kernel kept re-entering it.
+    bool timed_out = false;
 };
 
 // A VMM's answer to one KVM_EXIT_MMIO, called before KVM_RUN is re-entered: a read's bytes go
