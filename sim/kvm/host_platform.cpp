@@ -1,48 +1,14 @@
 #include "host_platform.h"
 
 #include <fcntl.h>
-#include <fstream>
 #include <linux/kvm.h>
 #include <sys/utsname.h>
 
 #include <cstring>
-#include <filesystem>
 
 #include "fd.h"
 
 namespace kvmsim::sim::kvmhost {
-namespace {
-
-std::optional<char> module_param(const char* path) {
-    std::ifstream in(path);
-    char c = 0;
-    if (!(in >> c)) return std::nullopt;
-    return c;
-}
-
-// The contract's platforms are KVM modules and their paging choice: kvm_pvm runs guests
-// under shadow paging; kvm_intel/kvm_amd use EPT/NPT unless the module parameter is off.
-void detect_platform(HostKvm& h) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (fs::exists("/sys/module/kvm_pvm", ec)) {
-        h.platform = "pvm";
-        h.platform_why = "/sys/module/kvm_pvm is loaded";
-    } else if (fs::exists("/sys/module/kvm_intel", ec)) {
-        const auto ept = module_param("/sys/module/kvm_intel/parameters/ept");
-        h.platform = ept && (*ept == 'N' || *ept == '0') ? "vmx-shadow" : "vmx";
-        h.platform_why = std::string("/sys/module/kvm_intel is loaded, ept=") + (ept ? std::string(1, *ept) : "?");
-    } else if (fs::exists("/sys/module/kvm_amd", ec)) {
-        h.platform = "svm";
-        h.platform_why = "/sys/module/kvm_amd is loaded";
-    } else {
-        h.platform = "pvm";
-        h.platform_why = "no vendor module found in /sys/module; assuming pvm";
-    }
-}
-
-}  // namespace
-
 HostKvm probe_host_kvm() {
     HostKvm h;
     utsname u{};

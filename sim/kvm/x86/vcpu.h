@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "fd.h"
+#include "../fd.h"
 #include "guest_image.h"
-#include "host_layout.h"
+#include "../host_layout.h"
 #include "model/kvm/run.h"
 
 struct kvm_run;
@@ -65,7 +65,5 @@ private:
 
 // CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID: the guest's MAXPHYADDR.
 unsigned guest_maxphyaddr(const Fd& kvm);
-// "KVM_EXIT_HLT" etc., for exits outside the model's vocabulary.
-std::string exit_name(std::uint32_t reason);
 
 }  // namespace kvmsim::sim::kvmhost

@@ -1,0 +1,13 @@
+// arm64: the contract's platforms are "rme" (an RMM in firmware, realms possible) and
+// "no-rme". The backend cannot make realms (no booted kernel has the CCA series), so whatever
+// the host has, what it reproduces is a no-rme machine.
+#include "../host_platform.h"
+
+namespace kvmsim::sim::kvmhost {
+
+void detect_platform(HostKvm& h) {
+    h.platform = "no-rme";
+    h.platform_why = "arm64 KVM without the CCA series runs normal VMs only";
+}
+
+}  // namespace kvmsim::sim::kvmhost
