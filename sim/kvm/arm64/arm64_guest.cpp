@@ -62,7 +62,7 @@ public:
             req.data = a.data;
             req.address = a.gpa.value();
             prepare(req);
-            const arm64::MmioAnswer answer = on_mmio;
+            const MmioAnswer answer = on_mmio;
             const arm64::AccessOutcome out = v->access(place(), req, ctx_.layout, &answer);
             const bool ends_on_mmio = !out.result.events.empty() && out.result.events.back().kind == VcpuEvent::Kind::Exit &&
                                       out.result.events.back().exit == Exit::Mmio;
@@ -159,6 +159,7 @@ private:
         }
         for (const VcpuEvent& e : out.result.events) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + render(event_json(e, ExceptionStyle::Arm64)); });
         if (out.other_exit) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
+        if (out.esr) ctx_.trace.emit("KVM_RUN", [&] { return "the guest's handler read ESR_EL1 " + hex(*out.esr); });
         nlohmann::json j = out.result.events.empty() ? nlohmann::json::object() : event_json(out.result.events.front(), ExceptionStyle::Arm64);
         if (out.result.completed && req.kind != AccessKind::Write) j["data"] = out.result.data;
         if (out.result.completed && out.result.events.empty() && req.kind == AccessKind::Write) j["data"] = req.data;
