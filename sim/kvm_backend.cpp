@@ -103,7 +103,9 @@ private:
     }
 
     static bool changes_state(const Step& step) {
-        if (step.op == "host_read" || step.op == "KVM_CHECK_EXTENSION" || step.op == "guest_read") return false;
+        if (step.op == "host_read" || step.op == "KVM_CHECK_EXTENSION") return false;
+        // A read by gva walks the guest's tables, and the walk sets their accessed bits.
+        if (step.op == "guest_read") return step.fields.contains("gva");
         if (step.op == "kvm_call") return step.fields.value("fn", "") == "kvm_write_guest";
         return true;
     }
