@@ -225,7 +225,7 @@ private:
         if (op == "KVM_ENABLE_CAP") {
             kvm_enable_cap cap{};
             cap.cap = f.cap("cap");
-            cap.flags = f.u32_or("flags", 0);
+            cap.flags = f.enable_cap_flags("flags");
             const auto args = f.args("args");
             std::copy(args.begin(), args.end(), cap.args);
             const long r = raw_ioctl(vm_, KVM_ENABLE_CAP, &cap);

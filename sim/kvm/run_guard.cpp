@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <atomic>
+#include <cerrno>
 #include <utility>
 #include <vector>
 
@@ -70,6 +71,27 @@ std::string exit_name(std::uint32_t reason) {
     for (auto [n, s] : names)
         if (n == reason) return s;
     return "KVM_EXIT_" + std::to_string(reason);
+}
+
+RunFailure run_failure(long r, const HostLayout& layout) {
+    RunFailure f;
+    if (r == -EINTR && RunTimer::fired() && !SigbusCatcher::caught()) {
+        f.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
+        f.timed_out = true;
+        return f;
+    }
+    VcpuEvent e;
+    if (r == -EINTR && SigbusCatcher::caught()) {
+        e.kind = VcpuEvent::Kind::Signal;
+        e.signal = Signal::Sigbus;
+        e.signal_addr = Hva(layout.to_scenario(SigbusCatcher::address()));
+    } else {
+        e.kind = VcpuEvent::Kind::RunError;
+        e.error = errno_from_value(static_cast<int>(-r)).value_or(Errno::Einval);
+        if (!errno_from_value(static_cast<int>(-r))) f.other_exit = "KVM_RUN failed with errno " + std::to_string(-r);
+    }
+    f.event = e;
+    return f;
 }
 
 }  // namespace kvmsim::sim::kvmhost

@@ -92,21 +92,9 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
     for (int round = 0; round < 16; ++round) {
         const long r = raw_ioctl(fd_, KVM_RUN, 0);
         if (r < 0) {
-            VcpuEvent e;
-            if (r == -EINTR && RunTimer::fired() && !SigbusCatcher::caught()) {
-                out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
-                return out;
-            }
-            if (r == -EINTR && SigbusCatcher::caught()) {
-                e.kind = VcpuEvent::Kind::Signal;
-                e.signal = Signal::Sigbus;
-                e.signal_addr = Hva(layout.to_scenario(SigbusCatcher::address()));
-            } else {
-                e.kind = VcpuEvent::Kind::RunError;
-                e.error = errno_from_value(static_cast<int>(-r)).value_or(Errno::Einval);
-                if (!errno_from_value(static_cast<int>(-r))) out.other_exit = "KVM_RUN failed with errno " + std::to_string(-r);
-            }
-            out.result.events.push_back(e);
+            const RunFailure fail = run_failure(r, layout);
+            out.other_exit = fail.other_exit;
+            if (fail.event) out.result.events.push_back(*fail.event);
             return out;
         }
         switch (run_->exit_reason) {
@@ -132,7 +120,10 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
                     }
                     VcpuEvent e;
                     e.kind = VcpuEvent::Kind::Exception;
-                    e.exception.vector = static_cast<std::uint8_t>(*esr >> kEsrEcShift);
+                    // ESR_ELx.EC is bits 31:26; 6.1 sign-extends the ESR it injects
+                    // (inject_abt64() builds it from int constants), so bits 63:32 are not EC.
+                    e.exception.vector = static_cast<std::uint8_t>((*esr >> kEsrEcShift) & 0x3f);
+                    out.esr = *esr;
                     e.exception.error_code = static_cast<std::uint32_t>(*esr & 0x1ffffff);  // ISS
                     e.exception.cr2 = value;
                     out.result.events.push_back(e);

@@ -11,6 +11,7 @@
 
 #include "../fd.h"
 #include "../host_layout.h"
+#include "../run_guard.h"
 #include "guest_code.h"
 #include "model/kvm/run.h"
 
@@ -38,10 +39,9 @@ struct AccessOutcome {
     // What the model's vocabulary has no event for (an unexpected exit, a handler for a vector
     // other than a synchronous one): reported as the outcome's "exit".
     std::optional<std::string> other_exit;
+    // The whole ESR_EL1 of an abort the guest took (the outcome keeps only its EC).
+    std::optional<std::uint64_t> esr;
 };
-
-// A VMM's answer to one KVM_EXIT_MMIO before KVM_RUN is re-entered; false: stop the access.
-using MmioAnswer = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& data)>;
 
 class Vcpu {
 public:

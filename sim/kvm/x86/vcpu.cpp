@@ -142,25 +142,15 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
         run_->exit_reason = KVM_EXIT_UNKNOWN;
         const long r = raw_ioctl(fd_, KVM_RUN, 0);
         if (r < 0) {
-            VcpuEvent e;
-            if (r == -EINTR && RunTimer::fired() && !SigbusCatcher::caught()) {
-                out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
-                out.timed_out = true;
-                return out;
-            }
-            if (r == -EINTR && SigbusCatcher::caught()) {
-                e.kind = VcpuEvent::Kind::Signal;
-                e.signal = Signal::Sigbus;
-                e.signal_addr = Hva(layout.to_scenario(SigbusCatcher::address()));
-            } else {
-                e.kind = VcpuEvent::Kind::RunError;
-                e.error = errno_from_value(static_cast<int>(-r)).value_or(Errno::Einval);
-                if (run_->exit_reason == kExitMemoryFault) {
-                    std::array<std::uint64_t, 3> mf{};
-                    std::memcpy(mf.data(), &run_->mmio, sizeof mf);  // the union's memory_fault member
-                    e.memory_fault = kvm_run_memory_fault{.flags = mf[0], .gpa = Gpa(mf[1]), .size = mf[2]};
-                }
-                if (!errno_from_value(static_cast<int>(-r))) out.other_exit = "KVM_RUN failed with errno " + std::to_string(-r);
+            RunFailure fail = run_failure(r, layout);
+            out.other_exit = fail.other_exit;
+            out.timed_out = fail.timed_out;
+            if (!fail.event) return out;
+            VcpuEvent& e = *fail.event;
+            if (e.kind == VcpuEvent::Kind::RunError && run_->exit_reason == kExitMemoryFault) {
+                std::array<std::uint64_t, 3> mf{};
+                std::memcpy(mf.data(), &run_->mmio, sizeof mf);  // the union's memory_fault member
+                e.memory_fault = kvm_run_memory_fault{.flags = mf[0], .gpa = Gpa(mf[1]), .size = mf[2]};
             }
             out.result.events.push_back(e);
             return out;

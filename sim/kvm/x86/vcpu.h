@@ -11,6 +11,7 @@
 #include "../fd.h"
 #include "guest_image.h"
 #include "../host_layout.h"
+#include "../run_guard.h"
 #include "model/kvm/run.h"
 
 struct kvm_run;
@@ -33,10 +34,6 @@ struct AccessOutcome {
     // KVM_RUN was still in the guest when the timer fired: the kernel kept re-entering it.
     bool timed_out = false;
 };
-
-// A VMM's answer to one KVM_EXIT_MMIO, called before KVM_RUN is re-entered: a read's bytes go
-// in `data` (copied to kvm_run->mmio.data). False: no further KVM_RUN for this access.
-using MmioAnswer = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& data)>;
 
 class Vcpu {
 public:
