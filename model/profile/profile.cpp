@@ -65,7 +65,7 @@ Profile upstream(std::string name) {
 // patches merged after it.
 Profile lock_base(std::string name) {
     Profile p = upstream(std::move(name));
-    for (Patch later : {Patch::UserMemory2, Patch::MaxGfnCheck, Patch::Arm64S1ptwRoFix}) p.revert(later);
+    for (Patch later : {Patch::UserMemory2, Patch::MaxGfnCheck, Patch::Arm64S1ptwRoFix, Patch::Arm64CounterOffset}) p.revert(later);
     return p;
 }
 
