@@ -110,7 +110,7 @@ std::unique_ptr<Machine> Machine::boot(const MachineSpec& spec, std::string& err
         argv = {"qemu-system-x86_64", "-M", "q35", "-cpu", "max,la57=off,phys-bits=" + std::to_string(spec.phys_bits), "-accel", "tcg",
                 "-append", "console=ttyS0 panic=-1 loglevel=4"};
     else
-        argv = {"qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "max", "-accel", "tcg",
+        argv = {"qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "max,lpa2=off", "-accel", "tcg",
                 "-append", "console=ttyAMA0 panic=-1 loglevel=4"};
     for (const std::string& a : {std::string("-m"), mem, std::string("-smp"), std::string("1"), std::string("-nodefaults"), std::string("-no-reboot"),
                                  std::string("-display"), std::string("none"), std::string("-monitor"), std::string("none"),
