@@ -29,7 +29,8 @@ struct DiffReport {
 
 // The model runs on `model_platform` whatever the scenario names: the platform of the machine
 // whose kernel is the other side, described by `host` (the scenario's vm.host pins apply over it).
+// `profile` runs both sides as that profile instead of the scenario's (the booted kernel's).
 DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, const std::string& model_platform,
-                         const std::optional<HostDescription>& host = std::nullopt);
+                         const std::optional<HostDescription>& host = std::nullopt, const std::optional<std::string>& profile = std::nullopt);
 
 }  // namespace kvmsim::sim

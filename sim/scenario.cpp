@@ -223,6 +223,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
     Scenario s;
     s.file = file;
     if (!doc.is_object()) throw ScenarioError("", "expected a scenario object, got " + doc.dump().substr(0, 60));
+    s.doc = doc;  // the qemu backends forward the scenario to the guest as written
     // Every problem in the file is collected (one per section or step), so validate lists them all.
     std::vector<ScenarioError> errors;
     auto collect = [&errors](auto&& part) {

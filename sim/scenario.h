@@ -53,6 +53,7 @@ struct Scenario {
     std::vector<HostMapping> mmaps;
     std::map<std::string, std::uint64_t> names;  // mapping name -> hva, from host.mmap and host_mmap steps
     std::vector<Step> steps;
+    nlohmann::json doc;  // the document it was parsed from (sent as is to a backend in another process)
 };
 
 // Reads, parses and validates; throws ScenarioError naming file, JSON path and expectation.

@@ -54,5 +54,6 @@ int cmd_validate(const std::vector<std::string>& args);
 int cmd_explain(const std::vector<std::string>& args);
 int cmd_diff(const std::vector<std::string>& args);
 int cmd_fuzz(const std::vector<std::string>& args);
+int cmd_serve(const std::vector<std::string>& args);
 
 }  // namespace kvmsim::cli

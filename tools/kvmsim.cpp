@@ -56,6 +56,7 @@ const Command kCommands[] = {
     {"fuzz", "random sequences on the model and on /dev/kvm; shrink each disagreement to a scenario", cmd_fuzz},
     {"validate", "check scenarios against the format and list every error", cmd_validate},
     {"profiles", "list kernel profiles and patch toggles", cmd_profiles},
+    {"serve", "answer a qemu backend's requests inside a QEMU-booted guest (started by the guest's init)", cmd_serve},
 };
 
 void usage(std::ostream& os) {

@@ -97,7 +97,9 @@ std::optional<long> Arm64Arch::check_extension(const Profile& profile, Cap cap, 
     // here for a realm (reference arm64-and-kvmtool.md section 1.3); v7 still gives the counts.
     case Cap::GuestDebugHwBps: return profile.has(Patch::CcaHideDebugCaps) && realm ? 0 : host_.hw_bps;
     case Cap::GuestDebugHwWps: return profile.has(Patch::CcaHideDebugCaps) && realm ? 0 : host_.hw_wps;
-    case Cap::CounterOffset: return profile.has(Patch::CcaHideCounterOffset) && realm ? 0 : 1;
+    case Cap::CounterOffset:
+        if (!profile.has(Patch::Arm64CounterOffset)) return 0;
+        return profile.has(Patch::CcaHideCounterOffset) && realm ? 0 : 1;
     case Cap::ArmNisvToUser:
     case Cap::ArmInjectExtDabt:
         if (!profile.has(Patch::Arm64NisvToUser)) return 0;

@@ -1,5 +1,6 @@
 #include "mmio.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -8,9 +9,17 @@ namespace {
 
 // ESR_ELx bits userspace may see in run->arm_nisv.esr_iss (kvm_vcpu_dabt_iss_nisv_sanitized()).
 constexpr std::uint64_t ESR_ELx_WNR = 1ULL << 6;
-// Data fault status codes for a level-3 (4K page) translation or permission fault.
-constexpr std::uint64_t ESR_ELx_FSC_FAULT_L3 = 0x07;
-constexpr std::uint64_t ESR_ELx_FSC_PERM_L3 = 0x0f;
+// Data fault status codes: a translation fault at level n is ESR_ELx_FSC_FAULT + n, a
+// permission fault ESR_ELx_FSC_PERM + n (the model maps pages only: level 3).
+constexpr std::uint64_t ESR_ELx_FSC_FAULT = 0x04;
+constexpr std::uint64_t ESR_ELx_FSC_PERM = 0x0c;
+
+// models stage2_pgtable_levels() and kvm_get_vtcr()'s start level, arch/arm64/kvm/hyp/pgtable.c:
+// 4K pages, up to 16 concatenated tables at the start level, at least two levels.
+unsigned stage2_start_level(unsigned ipa_bits) {
+    const unsigned levels = ipa_bits >= 12 ? std::max(2u, (ipa_bits - 4 - 4) / 9) : 2u;
+    return levels >= 4 ? 0 : 4 - levels;
+}
 
 }  // namespace
 
@@ -41,7 +50,10 @@ void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind,
             VcpuEvent ev;
             ev.kind = VcpuEvent::Kind::Exit;
             ev.exit = Exit::ArmNisv;
-            ev.arm_nisv.esr_iss = (kind == Stage2FaultKind::Translation ? ESR_ELx_FSC_FAULT_L3 : ESR_ELx_FSC_PERM_L3) | (write ? ESR_ELx_WNR : 0);
+            const std::uint64_t fsc = kind == Stage2FaultKind::Translation
+                                          ? ESR_ELx_FSC_FAULT + arch.stage2().translation_fault_level(gpa_to_gfn(fault_ipa), stage2_start_level(arch.ipa_bits()))
+                                          : ESR_ELx_FSC_PERM + 3;
+            ev.arm_nisv.esr_iss = fsc | (write ? ESR_ELx_WNR : 0);
             ev.arm_nisv.fault_ipa = fault_ipa.value();
             vm.trace().emit("io_mem_abort", [] { return std::string("no ISV, KVM_CAP_ARM_NISV_TO_USER enabled -> KVM_EXIT_ARM_NISV"); });
             out.events.push_back(ev);

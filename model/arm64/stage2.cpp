@@ -28,4 +28,15 @@ void Stage2::wrprotect(Gfn start, Gfn end) {
     for (auto it = ptes_.lower_bound(start.value()); it != ptes_.end() && it->first < end.value(); ++it) it->second.prot.w = false;
 }
 
+// models kvm_pgtable_walk() to its first invalid entry, arch/arm64/kvm/hyp/pgtable.c
+unsigned Stage2::translation_fault_level(Gfn gfn, unsigned start_level) const {
+    for (unsigned level = start_level; level < 3; ++level) {
+        const unsigned shift = 9 * (3 - level);  // gfns one entry of this level covers: 2^shift
+        const std::uint64_t lo = (gfn.value() >> shift) << shift;
+        const auto it = ptes_.lower_bound(lo);
+        if (it == ptes_.end() || it->first >= lo + (std::uint64_t{1} << shift)) return level;
+    }
+    return 3;
+}
+
 }  // namespace kvmsim

@@ -36,6 +36,11 @@ public:
     std::uint64_t unmap(Gfn start, Gfn end);
     // models kvm_pgtable_stage2_wrprotect() over [start, end).
     void wrprotect(Gfn start, Gfn end);
+    // The level whose entry stops the hardware walk to an unmapped gfn, the level ESR_EL2's
+    // fault status names (stage2_map_walker() installs tables only down to a mapped page, and
+    // stage2_unmap_walker() frees a table once it is empty): the first level from `start_level`
+    // whose entry covers no mapped page.
+    [[nodiscard]] unsigned translation_fault_level(Gfn gfn, unsigned start_level) const;
 
 private:
     std::map<std::uint64_t, Stage2Pte> ptes_;  // by gfn

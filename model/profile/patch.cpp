@@ -47,6 +47,8 @@ constexpr std::array<PatchInfo, static_cast<std::size_t>(Patch::Count)> kPatches
      "KVM_CAP_ARM_NISV_TO_USER: an MMIO data abort without a valid syndrome exits as KVM_EXIT_ARM_NISV instead of failing KVM_RUN with ENOSYS", "", "arm64"},
     {Patch::Arm64S1ptwRoFix, "arm64-s1ptw-ro-fix", "KVM: arm64: Fix S1PTW handling on RO memslots", "406504c7b040", "v6.2",
      "a stage-1 page-table walk counts as a write only on a permission fault, so guest page tables in a read-only slot can be read", "", "arm64"},
+    {Patch::Arm64CounterOffset, "arm64-counter-offset", "KVM: arm64: timers: Allow userspace to set the global counter offset", "30ec7997d175", "v6.4",
+     "KVM_CAP_COUNTER_OFFSET and KVM_ARM_SET_COUNTER_OFFSET; before it the cap is an unknown number (0); seen on Debian's 6.1 under QEMU", "", "arm64"},
     {Patch::CcaRealm, "cca-realm", "[PATCH v7 10/45] arm64: kvm: Allow passing machine type in KVM creation (with the series' realm plumbing)", "", "CCA v7",
      "KVM_CREATE_VM takes a machine type in bits 11:8 (REALM = 1 << 8); realm VMs split the IPA space into protected and unprotected halves and emulate MMIO only in the unprotected half", "Arm CCA", "arm64"},
     {Patch::CcaRuntimeFault, "cca-runtime-fault", "[PATCH v7 21/45] arm64: RME: Runtime faulting of memory", "", "CCA v7",

@@ -30,6 +30,7 @@ enum class Patch : unsigned {
     Arm64ReadonlyMem,     // arm64: KVM_MEM_READONLY / KVM_CAP_READONLY_MEM, writes to RO slots exit as MMIO
     Arm64NisvToUser,      // arm64: KVM_CAP_ARM_NISV_TO_USER, KVM_EXIT_ARM_NISV
     Arm64S1ptwRoFix,      // arm64: a stage-1 walk is a write only on a permission fault
+    Arm64CounterOffset,   // arm64: KVM_CAP_COUNTER_OFFSET (v6.4)
     // Arm CCA series (never merged)
     CcaRealm,             // realm VMs: machine type in KVM_CREATE_VM, REC exits, protected/unprotected IPA
     CcaRuntimeFault,      // realm faults are forced to be write faults

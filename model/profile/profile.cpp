@@ -16,6 +16,8 @@ constexpr std::array kProfiles = {
     ProfileInfo{"v3.7", "Linux 3.7: v3.6 plus the read-only memslot series (KVM_MEM_READONLY, KVM_CAP_READONLY_MEM)", "x86_64"},
     ProfileInfo{"v3.11", "Linux 3.11, the last release before \"KVM: mmu: allow page tables to be in read-only slots\": every modelled upstream patch released by then", "x86_64"},
     ProfileInfo{"v3.12", "Linux 3.12: v3.11 plus ro-page-tables (guest page tables may live in read-only slots)", "x86_64"},
+    ProfileInfo{"v6.1", "Linux 6.1 (Debian 12's kernel, booted by the qemu backends): every modelled upstream patch released by 6.1", "any"},
+    ProfileInfo{"v6.12", "Linux 6.12 (Debian 12's backports kernel, booted by the qemu backends): every modelled upstream patch released by 6.12", "any"},
     ProfileInfo{"mainline", "Linux 6.18, the kernel on the project's machines (every upstream patch modelled)", "any"},
     // arm64 profiles: posted series on top of the upstream patches of their base (docs/arm64.md)
     ProfileInfo{"cca-v7", "Arm CCA v7 (13 Feb 2025, on 6.14-rc): realm VMs; the hide-list hides READONLY_MEM and SET_GUEST_DEBUG", "arm64",
@@ -63,7 +65,7 @@ Profile upstream(std::string name) {
 // patches merged after it.
 Profile lock_base(std::string name) {
     Profile p = upstream(std::move(name));
-    for (Patch later : {Patch::UserMemory2, Patch::MaxGfnCheck, Patch::Arm64S1ptwRoFix}) p.revert(later);
+    for (Patch later : {Patch::UserMemory2, Patch::MaxGfnCheck, Patch::Arm64S1ptwRoFix, Patch::Arm64CounterOffset}) p.revert(later);
     return p;
 }
 
@@ -74,7 +76,7 @@ std::span<const ProfileInfo> all_profiles() { return kProfiles; }
 std::optional<Profile> find_profile(std::string_view name) {
     if (name == "v3.6") return Profile("v3.6", {});
     if (name == "v3.7") return Profile("v3.7", {Patch::FlagsCheck, Patch::HideMemslotInvalid, Patch::ReadonlyMemslot});
-    if (name == "v3.11" || name == "v3.12") return profile_at_release(std::string(name), name);
+    if (name == "v3.11" || name == "v3.12" || name == "v6.1" || name == "v6.12") return profile_at_release(std::string(name), name);
     if (name == "mainline") return upstream("mainline");
     if (name.starts_with("cca-")) {
         Profile p = upstream(std::string(name));

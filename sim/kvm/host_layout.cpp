@@ -1,6 +1,7 @@
 #include "host_layout.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -167,8 +168,23 @@ int HostLayout::mprotect(std::uint64_t hva, std::uint64_t size, std::uint32_t pr
     return ::mprotect(reinterpret_cast<void*>(to_real(hva)), size, to_prot(prot_bits)) == 0 ? 0 : errno;
 }
 
-int HostLayout::madvise_hwpoison(std::uint64_t hva) {
-    return ::madvise(reinterpret_cast<void*>(to_real(hva) & ~(kPage - 1)), kPage, MADV_HWPOISON) == 0 ? 0 : errno;
+namespace {
+volatile sig_atomic_t g_poison_sigbus = 0;
+void on_poison_sigbus(int) { g_poison_sigbus = 1; }
+}  // namespace
+
+int HostLayout::madvise_hwpoison(std::uint64_t hva, bool& sigbus) {
+    // The signal is sent from inside the syscall and delivered on its return, so a handler that
+    // only records it resumes right after madvise().
+    struct sigaction sa {}, old {};
+    sa.sa_handler = on_poison_sigbus;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &old);
+    g_poison_sigbus = 0;
+    const int r = ::madvise(reinterpret_cast<void*>(to_real(hva) & ~(kPage - 1)), kPage, MADV_HWPOISON) == 0 ? 0 : errno;
+    ::sigaction(SIGBUS, &old, nullptr);
+    sigbus = g_poison_sigbus != 0;
+    return r;
 }
 
 int HostLayout::access(std::uint64_t hva, void* buf, std::size_t len, bool write) {

@@ -49,7 +49,9 @@ public:
     int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags);
     int munmap(std::uint64_t hva, std::uint64_t size);
     int mprotect(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits);
-    int madvise_hwpoison(std::uint64_t hva);
+    // `sigbus` is set when the kernel answered with SIGBUS to this process: memory_failure() kills
+    // the caller of a dirty page it poisons (seen on 6.1/6.12 under QEMU, where the call is allowed).
+    int madvise_hwpoison(std::uint64_t hva, bool& sigbus);
     // A debugger's access through /proc/self/mem (ignores protection): 0 or the positive errno.
     int access(std::uint64_t hva, void* buf, std::size_t len, bool write);
 

@@ -73,6 +73,8 @@ for path in files:
         why = None
         if PLACEHOLDER.search(cmd):
             why = "a synopsis with placeholders"
+        elif "--backend qemu-" in cmd or "--kernel-image" in cmd:
+            why = "boots a kernel under QEMU (minutes): the qemu.* tests run these backends"
         elif not KVM and ("--backend kvm" in cmd or args[:1] == ["diff"] or (args[:1] == ["fuzz"] and "--against model" not in cmd)):
             why = "needs /dev/kvm, unusable here"
         elif args[:1] == ["fuzz"] and "--count" in args and int(args[args.index("--count") + 1]) >= 1000:

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "sim/backend.h"
-#include "sim/kvm/guest_image.h"
+#include "sim/kvm/x86/guest_image.h"
 #include "sim/kvm/host_platform.h"
-#include "sim/kvm/vcpu.h"
+#include "sim/kvm/x86/vcpu.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 

@@ -8,6 +8,7 @@
 #include "model/arm64/arm64_arch.h"
 #include "model/arm64/guest_access.h"
 #include "model/arm64/lock_memslot.h"
+#include "model/arm64/stage2.h"
 #include "support/kvm_test.h"
 
 using namespace kvmsim;
@@ -151,7 +152,21 @@ TEST_CASE("io_mem_abort: a hole gives KVM_EXIT_MMIO with ISV, ENOSYS without, KV
     const auto nisv = vm.access(0x9000000, Arm64AccessKind::Write, false);
     REQUIRE(nisv.run.events.size() == 1);
     CHECK(nisv.run.events[0].exit == Exit::ArmNisv);
-    CHECK(nisv.run.events[0].arm_nisv.esr_iss == 0x47);
+    // WnR | translation fault at level 1: nothing is mapped in the IPA's GiB, so the walk stops
+    // at the start level of a 40-bit IPA space (probed on Debian 6.1 and 6.12 under QEMU).
+    CHECK(nisv.run.events[0].arm_nisv.esr_iss == 0x45);
+}
+
+TEST_CASE("Stage2: a translation fault names the first level whose entry covers no mapped page") {
+    Stage2 s2;
+    CHECK(s2.translation_fault_level(Gfn(0x9000), 1) == 1);  // nothing mapped at all
+    s2.map(Gfn(0x40000), Stage2Pte{});                          // ipa 0x40000000
+    CHECK(s2.translation_fault_level(Gfn(0x9000), 1) == 1);    // another GiB
+    CHECK(s2.translation_fault_level(Gfn(0x40400), 1) == 2);   // same GiB, another 2 MiB
+    CHECK(s2.translation_fault_level(Gfn(0x40100), 1) == 3);   // same 2 MiB
+    CHECK(s2.translation_fault_level(Gfn(0x8000000), 0) == 0); // ipa 512 GiB, from level 0
+    s2.unmap(Gfn(0x40000), Gfn(0x40001));
+    CHECK(s2.translation_fault_level(Gfn(0x40100), 1) == 1);   // emptied tables are freed
 }
 
 TEST_CASE("kvm_handle_guest_abort: a fetch outside every slot injects a prefetch abort") {

@@ -16,7 +16,7 @@
 #include "sim/scenario.h"
 
 #if defined(__x86_64__) && __has_include(<linux/kvm.h>)
-#include "sim/kvm/guest_image.h"
+#include "sim/kvm/x86/guest_image.h"
 #include "sim/kvm/host_layout.h"
 #define KVMSIM_HAVE_KVM_PARTS 1
 #endif

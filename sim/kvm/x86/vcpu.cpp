@@ -1,12 +1,11 @@
 #include "vcpu.h"
 
+#include "../run_guard.h"
+
 #include <linux/kvm.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/time.h>
 
 #include <array>
-#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -20,63 +19,6 @@ constexpr std::uint32_t kExitMemoryFault = 39;
 constexpr std::size_t kCpuid2HeaderSize = 8;
 constexpr unsigned long kGetSupportedCpuid = _IOC(_IOC_READ | _IOC_WRITE, KVMIO, 0x05, kCpuid2HeaderSize);
 constexpr unsigned long kSetCpuid2 = _IOC(_IOC_WRITE, KVMIO, 0x90, kCpuid2HeaderSize);
-
-// SIGBUS from a hwpoisoned page reaches the thread inside KVM_RUN (kvm_send_hwpoison_signal());
-// the handler only records si_addr so the run loop can report it.
-std::atomic<std::uint64_t> g_sigbus_addr{0};
-std::atomic<bool> g_sigbus{false};
-void on_sigbus(int, siginfo_t* info, void*) {
-    g_sigbus_addr.store(reinterpret_cast<std::uint64_t>(info->si_addr));
-    g_sigbus.store(true);
-}
-
-// A guest that never hands control back (it cannot with the backend's code, but a kernel bug
-// could) must not hang kvmsim: SIGALRM interrupts KVM_RUN with EINTR after kRunTimeoutSeconds.
-constexpr int kRunTimeoutSeconds = 10;
-std::atomic<bool> g_alarm{false};
-void on_alarm(int) { g_alarm.store(true); }
-
-class RunTimer {
-public:
-    RunTimer() {
-        struct sigaction sa {};
-        sa.sa_handler = on_alarm;  // no SA_RESTART: KVM_RUN returns -EINTR
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGALRM, &sa, &old_);
-        g_alarm.store(false);
-        itimerval t{};
-        t.it_value.tv_sec = kRunTimeoutSeconds;
-        ::setitimer(ITIMER_REAL, &t, nullptr);
-    }
-    RunTimer(const RunTimer&) = delete;
-    RunTimer& operator=(const RunTimer&) = delete;
-    ~RunTimer() {
-        itimerval off{};
-        ::setitimer(ITIMER_REAL, &off, nullptr);
-        ::sigaction(SIGALRM, &old_, nullptr);
-    }
-
-private:
-    struct sigaction old_ {};
-};
-
-class SigbusCatcher {
-public:
-    SigbusCatcher() {
-        struct sigaction sa {};
-        sa.sa_sigaction = on_sigbus;
-        sa.sa_flags = SA_SIGINFO;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGBUS, &sa, &old_);
-        g_sigbus.store(false);
-    }
-    SigbusCatcher(const SigbusCatcher&) = delete;
-    SigbusCatcher& operator=(const SigbusCatcher&) = delete;
-    ~SigbusCatcher() { ::sigaction(SIGBUS, &old_, nullptr); }
-
-private:
-    struct sigaction old_ {};
-};
 
 void set_segment(kvm_segment& s, std::uint16_t selector, bool code) {
     s = {};
@@ -200,24 +142,15 @@ AccessOutcome Vcpu::access(const GuestContext& ctx, const AccessRequest& req, co
         run_->exit_reason = KVM_EXIT_UNKNOWN;
         const long r = raw_ioctl(fd_, KVM_RUN, 0);
         if (r < 0) {
-            VcpuEvent e;
-            if (r == -EINTR && g_alarm.load() && !g_sigbus.load()) {
-                out.other_exit = "KVM_RUN did not return within " + std::to_string(kRunTimeoutSeconds) + " s";
-                return out;
-            }
-            if (r == -EINTR && g_sigbus.load()) {
-                e.kind = VcpuEvent::Kind::Signal;
-                e.signal = Signal::Sigbus;
-                e.signal_addr = Hva(layout.to_scenario(g_sigbus_addr.load()));
-            } else {
-                e.kind = VcpuEvent::Kind::RunError;
-                e.error = errno_from_value(static_cast<int>(-r)).value_or(Errno::Einval);
-                if (run_->exit_reason == kExitMemoryFault) {
-                    std::array<std::uint64_t, 3> mf{};
-                    std::memcpy(mf.data(), &run_->mmio, sizeof mf);  // the union's memory_fault member
-                    e.memory_fault = kvm_run_memory_fault{.flags = mf[0], .gpa = Gpa(mf[1]), .size = mf[2]};
-                }
-                if (!errno_from_value(static_cast<int>(-r))) out.other_exit = "KVM_RUN failed with errno " + std::to_string(-r);
+            RunFailure fail = run_failure(r, layout);
+            out.other_exit = fail.other_exit;
+            out.timed_out = fail.timed_out;
+            if (!fail.event) return out;
+            VcpuEvent& e = *fail.event;
+            if (e.kind == VcpuEvent::Kind::RunError && run_->exit_reason == kExitMemoryFault) {
+                std::array<std::uint64_t, 3> mf{};
+                std::memcpy(mf.data(), &run_->mmio, sizeof mf);  // the union's memory_fault member
+                e.memory_fault = kvm_run_memory_fault{.flags = mf[0], .gpa = Gpa(mf[1]), .size = mf[2]};
             }
             out.result.events.push_back(e);
             return out;
@@ -296,19 +229,6 @@ unsigned guest_maxphyaddr(const Fd& kvm) {
     for (std::uint32_t i = 0; i < c->get()->nent; ++i)
         if (const kvm_cpuid_entry2& e = c->entry(i); e.function == 0x80000008) return e.eax & 0xff;
     return 36;  // SDM: without leaf 80000008H, MAXPHYADDR is 36
-}
-
-std::string exit_name(std::uint32_t reason) {
-    static const std::vector<std::pair<std::uint32_t, const char*>> names = {
-        {KVM_EXIT_UNKNOWN, "KVM_EXIT_UNKNOWN"}, {KVM_EXIT_EXCEPTION, "KVM_EXIT_EXCEPTION"}, {KVM_EXIT_IO, "KVM_EXIT_IO"},
-        {KVM_EXIT_HYPERCALL, "KVM_EXIT_HYPERCALL"}, {KVM_EXIT_DEBUG, "KVM_EXIT_DEBUG"}, {KVM_EXIT_HLT, "KVM_EXIT_HLT"},
-        {KVM_EXIT_MMIO, "KVM_EXIT_MMIO"}, {KVM_EXIT_SHUTDOWN, "KVM_EXIT_SHUTDOWN"}, {KVM_EXIT_FAIL_ENTRY, "KVM_EXIT_FAIL_ENTRY"},
-        {KVM_EXIT_INTR, "KVM_EXIT_INTR"}, {KVM_EXIT_INTERNAL_ERROR, "KVM_EXIT_INTERNAL_ERROR"},
-        {KVM_EXIT_SYSTEM_EVENT, "KVM_EXIT_SYSTEM_EVENT"}, {kExitMemoryFault, "KVM_EXIT_MEMORY_FAULT"},
-    };
-    for (auto [n, s] : names)
-        if (n == reason) return s;
-    return "KVM_EXIT_" + std::to_string(reason);
 }
 
 }  // namespace kvmsim::sim::kvmhost

@@ -8,9 +8,10 @@
 #include <optional>
 #include <string>
 
-#include "fd.h"
+#include "../fd.h"
 #include "guest_image.h"
-#include "host_layout.h"
+#include "../host_layout.h"
+#include "../run_guard.h"
 #include "model/kvm/run.h"
 
 struct kvm_run;
@@ -30,11 +31,9 @@ struct AccessOutcome {
     // An exit the model's vocabulary has no event for (KVM_EXIT_INTERNAL_ERROR details, an
     // unexpected HLT or I/O exit): its name, reported as the outcome's "exit".
     std::optional<std::string> other_exit;
+    // KVM_RUN was still in the guest when the timer fired: the kernel kept re-entering it.
+    bool timed_out = false;
 };
-
-// A VMM's answer to one KVM_EXIT_MMIO, called before KVM_RUN is re-entered: a read's bytes go
-// in `data` (copied to kvm_run->mmio.data). False: no further KVM_RUN for this access.
-using MmioAnswer = std::function<bool(const VcpuEvent& exit, std::array<std::uint8_t, 8>& data)>;
 
 class Vcpu {
 public:
@@ -63,7 +62,5 @@ private:
 
 // CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID: the guest's MAXPHYADDR.
 unsigned guest_maxphyaddr(const Fd& kvm);
-// "KVM_EXIT_HLT" etc., for exits outside the model's vocabulary.
-std::string exit_name(std::uint32_t reason);
 
 }  // namespace kvmsim::sim::kvmhost

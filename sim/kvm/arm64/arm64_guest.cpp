@@ -1,0 +1,195 @@
+// The kvm backend's arm64 guest: vCPUs through KVM_ARM_VCPU_INIT, and guest accesses by IPA
+// made by the backend's own code at EL1 with the MMU off (guest_code.h), reported in the
+// words of the model's arm64 steps (sim/arm64_steps.cpp).
+#include <linux/kvm.h>
+
+#include <map>
+#include <memory>
+
+#include "../../outcome.h"
+#include "../../runner.h"
+#include "../arch_guest.h"
+#include "../guest_memory.h"
+#include "guest_code.h"
+#include "vcpu.h"
+
+namespace kvmsim::sim::kvmhost {
+
+const char* const kHostArch = "arm64";
+
+namespace {
+
+using arm64::AccessKind;
+
+constexpr unsigned kDefaultIpaBits = 40;  // KVM_VM_TYPE_ARM_IPA_SIZE 0: the kernel's default
+constexpr std::uint64_t kIdAa64Mmfr0El1 = ARM64_SYS_REG(3, 0, 0, 7, 0);
+
+// ID_AA64MMFR0_EL1.PARange as bits.
+unsigned parange_bits(std::uint64_t mmfr0) {
+    static constexpr unsigned bits[] = {32, 36, 40, 42, 44, 48, 52};
+    const unsigned field = mmfr0 & 0xf;
+    return field < 7 ? bits[field] : 52;
+}
+
+class Arm64Guest final : public ArchGuest {
+public:
+    explicit Arm64Guest(VmContext& ctx) : ctx_(ctx) {}
+
+    std::optional<nlohmann::json> dispatch(const Step& step, const StepFields& f) override {
+        const std::string& op = step.op;
+        if (op == "KVM_CREATE_VCPU") return create_vcpu(f);
+        if (op == "KVM_ARM_VCPU_INIT") return errno_json(vcpu(step, f).init(ctx_.vm));
+        if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") return guest_access(step, f);
+        if (op == "KVM_CREATE_VM") {
+            const long fd = raw_ioctl(ctx_.kvm, KVM_CREATE_VM, f.u64("type"));
+            if (fd < 0) return errno_json(fd);
+            const Fd other(static_cast<int>(fd));  // not the scenario's VM: closed at once
+            return 0;
+        }
+        return std::nullopt;
+    }
+
+    // KVM_RUN for the VMM's loop (vmm_guest_read/write): a load or store with a valid syndrome.
+    std::optional<vmm::KvmRun> vmm_vcpu_run(std::uint32_t id) override {
+        const auto it = vcpus_.find(id);
+        if (it == vcpus_.end()) return std::nullopt;
+        arm64::Vcpu* v = it->second.get();
+        return [this, v](const vmm::VcpuAccess& a, const vmm::MmioExitFn& on_mmio) {
+            arm64::AccessRequest req;
+            req.kind = a.is_write ? AccessKind::Write : AccessKind::Read;
+            req.size = a.size;
+            req.data = a.data;
+            req.address = a.gpa.value();
+            prepare(req);
+            const MmioAnswer answer = on_mmio;
+            const arm64::AccessOutcome out = v->access(place(), req, ctx_.layout, &answer);
+            const bool ends_on_mmio = !out.result.events.empty() && out.result.events.back().kind == VcpuEvent::Kind::Exit &&
+                                      out.result.events.back().exit == Exit::Mmio;
+            if (out.other_exit && (out.result.events.empty() || ends_on_mmio)) throw Skip{"KVM_RUN for the VMM: " + *out.other_exit};
+            return out.result;
+        };
+    }
+
+private:
+    nlohmann::json create_vcpu(const StepFields& f) {
+        const std::uint32_t id = f.u32("id");
+        const long r = raw_ioctl(ctx_.vm, KVM_CREATE_VCPU, static_cast<unsigned long>(id));
+        if (r < 0) return errno_json(r);
+        auto v = std::make_unique<arm64::Vcpu>(Fd(static_cast<int>(r)), ctx_.run_size);
+        if (auto err = v->map_run()) throw Skip{*err};
+        vcpus_[id] = std::move(v);
+        return 0;
+    }
+
+    arm64::Vcpu& vcpu(const Step& step, const StepFields& f) {
+        const std::uint32_t id = f.u32("vcpu");
+        const auto it = vcpus_.find(id);
+        if (it == vcpus_.end()) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(id) + " (create it with KVM_CREATE_VCPU first)");
+        return *it->second;
+    }
+
+    arm64::CodePlace place() {
+        const GuestRegion r = ctx_.region();
+        if (!code_written_) {
+            arm64::GuestCode(std::span(r.mem, arm64::GuestCode::kSize));
+            code_written_ = true;
+        }
+        return {r.gpa, r.gpa + kGuestRegionSlotSize};
+    }
+
+    // The guest's PA size with the MMU off (an address past it faults at stage 1, in the
+    // guest), read from the vCPU: KVM's sanitised ID_AA64MMFR0_EL1.
+    unsigned guest_parange(arm64::Vcpu& v) {
+        if (!parange_) {
+            const auto mmfr0 = v.get_reg(kIdAa64Mmfr0El1);
+            if (!mmfr0) return 64;  // unreadable: let KVM_RUN decide
+            parange_ = parange_bits(*mmfr0);
+        }
+        return *parange_;
+    }
+
+    // What an access needs before its KVM_RUN; throws Skip where it cannot be reproduced.
+    void prepare(const arm64::AccessRequest& req) {
+        if (req.kind != AccessKind::Fetch && req.address % req.size != 0)
+            throw Skip{"with the MMU off every data access is to Device memory, where an unaligned access faults at stage 1"};
+        if (req.kind == AccessKind::Fetch && req.address % 4 != 0) throw Skip{"a fetch from an address not 4-byte aligned is a PC alignment fault"};
+        if (auto why = unsafe_slots(ctx_.slots, ctx_.layout, req.address, req.size)) throw Skip{*why};
+    }
+
+    nlohmann::json guest_access(const Step& step, const StepFields& f) {
+        arm64::Vcpu& v = vcpu(step, f);
+        arm64::AccessRequest req;
+        req.kind = step.op == "guest_write" ? AccessKind::Write : step.op == "guest_fetch" ? AccessKind::Fetch : AccessKind::Read;
+        req.address = f.u64("gpa");
+        req.size = req.kind == AccessKind::Fetch ? 4 : f.access_size("size");
+        if (req.kind == AccessKind::Write) req.data = f.data("data", req.size);
+        if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
+        req.isv = f.boolean_or("isv", true);
+        if (f.boolean_or("s1ptw", false))
+            throw Skip{"a stage-1 table walk needs the backend's own stage-1 tables placed in the scenario's memory; not built yet"};
+        if ((req.address & 0xfff) + req.size > 0x1000) throw Skip{"the arm64 model takes accesses within one page (this one crosses a page boundary)"};
+        prepare(req);
+        if (v.initialised()) {
+            const unsigned pa = guest_parange(v);
+            if (pa < 64 && req.address + req.size > (std::uint64_t{1} << pa))
+                throw Skip{"the address is past the guest's PA size (" + std::to_string(pa) + " bits): with the MMU off, stage 1 faults before stage 2"};
+        }
+        const arm64::CodePlace at = place();
+        // A fetch that succeeds executes what the target holds: `ret` for the duration, the
+        // scenario's word put back afterwards. A target in no slot (or in one whose host
+        // memory is gone) cannot be fetched, so nothing is written there.
+        std::optional<std::uint32_t> saved;
+        if (req.kind == AccessKind::Fetch && scenario_hva(ctx_.slots, req.address)) {
+            std::uint32_t word = 0, ret = arm64::kRetInsn;
+            if (guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &word, 4, false) &&
+                guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &ret, 4, true))
+                saved = word;
+        }
+        ctx_.trace.emit("KVM_RUN", [&] {
+            const char* what = req.kind == AccessKind::Fetch ? "blr to" : req.kind == AccessKind::Write ? (req.isv ? "str to" : req.size == 8 ? "stp to" : "str (post-index) to")
+                                                                                                        : (req.isv ? "ldr from" : req.size == 8 ? "ldp from" : "ldr (post-index) from");
+            return std::string(what) + " IPA " + hex(req.address) + " (" + std::to_string(req.size) + " bytes) by the backend's guest code at EL1, MMU off";
+        });
+        arm64::AccessOutcome out = v.access(at, req, ctx_.layout);
+        if (saved) (void)guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &*saved, 4, true);
+        if (req.kind == AccessKind::Fetch && out.result.completed) {
+            if (!saved) throw Skip{"the fetch completed from memory the backend could not read"};
+            out.result.data = *saved;
+        }
+        for (const VcpuEvent& e : out.result.events) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + render(event_json(e, ExceptionStyle::Arm64)); });
+        if (out.other_exit) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
+        if (out.esr) ctx_.trace.emit("KVM_RUN", [&] { return "the guest's handler read ESR_EL1 " + hex(*out.esr); });
+        nlohmann::json j = out.result.events.empty() ? nlohmann::json::object() : event_json(out.result.events.front(), ExceptionStyle::Arm64);
+        if (out.result.completed && req.kind != AccessKind::Write) j["data"] = out.result.data;
+        if (out.result.completed && out.result.events.empty() && req.kind == AccessKind::Write) j["data"] = req.data;
+        if (out.other_exit) j["exit"] = *out.other_exit;
+        return j;
+    }
+
+    VmContext& ctx_;
+    std::map<std::uint32_t, std::unique_ptr<arm64::Vcpu>> vcpus_;
+    bool code_written_ = false;
+    std::optional<unsigned> parange_;
+};
+
+}  // namespace
+
+std::optional<std::string> arch_cannot_reproduce(const Scenario& s) {
+    if (s.arch != "arm64") return "an " + s.arch + " scenario; this host is arm64";
+    if (s.realm) return "a CCA realm needs the CCA series and an RMM, in no booted kernel";
+    // The RFC's cap number belongs to other caps upstream (206, 207): a step using it would
+    // compare a different capability.
+    for (const Step& st : s.steps)
+        if (st.op == "vcpu_busy" || st.op == "setrlimit" || st.fields.value("cap", nlohmann::json()) == "KVM_CAP_ARM_LOCK_USER_MEMORY_REGION")
+            return "the memslot-lock RFC (KVM_CAP_ARM_LOCK_USER_MEMORY_REGION) was never merged: it is in no booted kernel";
+    return std::nullopt;
+}
+
+// KVM_VM_TYPE_ARM_IPA_SIZE(bits): 0 asks for the default 40 bits.
+unsigned long arch_vm_type(const Scenario& s) { return s.ipa_bits & 0xffu; }
+
+unsigned arch_phys_bits(const Fd&, const Scenario& s) { return s.ipa_bits ? s.ipa_bits : kDefaultIpaBits; }
+
+std::unique_ptr<ArchGuest> make_arch_guest(VmContext& ctx) { return std::make_unique<Arm64Guest>(ctx); }
+
+}  // namespace kvmsim::sim::kvmhost

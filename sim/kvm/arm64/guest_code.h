@@ -1,0 +1,42 @@
+// The backend's own arm64 guest code, at EL1 with the MMU off: a vector table whose handlers
+// report ESR_EL1 and FAR_EL1, and one routine per access (load or store of each size, with a
+// valid syndrome or without one, and an instruction fetch). Every routine and handler ends
+// with stores to the "mailbox", a gpa just past the backend's slot that no slot covers: each
+// store is a KVM_EXIT_MMIO the vCPU loop reads the outcome from (arm64 has no HLT exit).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace kvmsim::sim::kvmhost::arm64 {
+
+enum class AccessKind { Read, Write, Fetch };
+
+// Offsets from the mailbox gpa of the stores the guest code makes.
+constexpr std::uint64_t kMailDone = 0x00;      // x1: a load's value; the access retired
+constexpr std::uint64_t kMailVector = 0x20;    // the vector entry taken (0..15)
+constexpr std::uint64_t kMailEsr = 0x28;       // ESR_EL1
+constexpr std::uint64_t kMailFar = 0x30;       // FAR_EL1: the last store of a handler
+constexpr std::uint64_t kMailSize = 0x40;
+
+// The instruction a fetch's target holds while the fetch runs: `ret`, back to the routine.
+constexpr std::uint32_t kRetInsn = 0xd65f03c0;
+
+class GuestCode {
+public:
+    // Bytes the code takes at the start of the backend's slot.
+    static constexpr std::uint64_t kSize = 0x2000;
+    static constexpr std::uint64_t kVectors = 0x0;  // VBAR_EL1 (2 KiB aligned)
+
+    // Writes the vectors and routines into `mem` (the host side of the code's gpa).
+    explicit GuestCode(std::span<std::uint8_t> mem);
+
+    // The routine's offset from the code's start. Registers on entry: x0 = address, x1 = data
+    // (low 32 bits for a pair), x2 = a pair's high 32 bits, x10 = the mailbox.
+    // Without a valid syndrome (isv false) a load or store of 1, 2 or 4 bytes is post-indexed
+    // (writeback) and one of 8 bytes is a pair of 32-bit registers (ldp/stp): neither sets
+    // ESR_EL2.ISV.
+    [[nodiscard]] static std::uint64_t routine(AccessKind kind, unsigned size, bool isv);
+};
+
+}  // namespace kvmsim::sim::kvmhost::arm64

@@ -1,0 +1,183 @@
+#include "vcpu.h"
+
+#include <linux/kvm.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+#include "../run_guard.h"
+
+namespace kvmsim::sim::kvmhost::arm64 {
+namespace {
+
+std::uint64_t core_reg(std::size_t offset) { return KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | (offset / sizeof(std::uint32_t)); }
+std::uint64_t x_reg(unsigned n) { return core_reg(offsetof(kvm_regs, regs.regs) + 8 * n); }
+const std::uint64_t kPc = core_reg(offsetof(kvm_regs, regs.pc));
+constexpr std::uint64_t kVbarEl1 = ARM64_SYS_REG(3, 0, 12, 0, 0);
+
+constexpr unsigned kEsrEcShift = 26;
+constexpr std::uint32_t kVectorCurrentElSpxSync = 4;  // entry 4: synchronous, current EL, SP_ELx
+
+}  // namespace
+
+Vcpu::Vcpu(Fd fd, std::size_t run_size) : fd_(std::move(fd)), run_size_(run_size) {}
+
+Vcpu::~Vcpu() {
+    if (run_) ::munmap(run_, run_size_);
+}
+
+std::optional<std::string> Vcpu::map_run() {
+    if (run_) return std::nullopt;
+    void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+    if (p == MAP_FAILED) return std::string("mmap of the vCPU's kvm_run failed: ") + std::strerror(errno);
+    run_ = static_cast<kvm_run*>(p);
+    return std::nullopt;
+}
+
+long Vcpu::init(const Fd& vm) {
+    kvm_vcpu_init target{};
+    if (const long r = raw_ioctl(vm, KVM_ARM_PREFERRED_TARGET, &target); r < 0) return r;
+    const long r = raw_ioctl(fd_, KVM_ARM_VCPU_INIT, &target);
+    if (r == 0) initialised_ = true;
+    return r;
+}
+
+long Vcpu::set_reg(std::uint64_t id, std::uint64_t value) {
+    kvm_one_reg reg{id, reinterpret_cast<std::uint64_t>(&value)};
+    return raw_ioctl(fd_, KVM_SET_ONE_REG, &reg);
+}
+
+std::optional<std::uint64_t> Vcpu::get_reg(std::uint64_t id) {
+    std::uint64_t value = 0;
+    kvm_one_reg reg{id, reinterpret_cast<std::uint64_t>(&value)};
+    if (raw_ioctl(fd_, KVM_GET_ONE_REG, &reg) < 0) return std::nullopt;
+    return value;
+}
+
+void Vcpu::settle() {
+    if (!unsettled_) return;
+    run_->immediate_exit = 1;
+    (void)raw_ioctl(fd_, KVM_RUN, 0);  // -EINTR, after completing the MMIO access
+    run_->immediate_exit = 0;
+    unsettled_ = false;
+}
+
+AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, const HostLayout& layout, const MmioAnswer* answer) {
+    AccessOutcome out;
+    if (auto err = map_run()) {
+        out.other_exit = *err;
+        return out;
+    }
+    settle();
+    // Before KVM_ARM_VCPU_INIT every register write fails with ENOEXEC; KVM_RUN then reports
+    // the same, which is the outcome the step is after.
+    if (initialised_) {
+        const bool ok = set_reg(kVbarEl1, place.code_gpa + GuestCode::kVectors) == 0 &&
+                        set_reg(kPc, place.code_gpa + GuestCode::routine(req.kind, req.size, req.isv)) == 0 && set_reg(x_reg(0), req.address) == 0 &&
+                        set_reg(x_reg(1), req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
+                        set_reg(x_reg(2), req.data >> 32) == 0 && set_reg(x_reg(10), place.mailbox_gpa) == 0;
+        if (!ok) {
+            out.other_exit = std::string("KVM_SET_ONE_REG failed: ") + std::strerror(errno);
+            return out;
+        }
+    }
+    std::array<std::uint8_t, 8> reply{};
+    std::memcpy(reply.data(), &req.mmio_reply, 8);
+    std::optional<std::uint64_t> vector, esr;
+    const SigbusCatcher catcher;
+    const RunTimer timer;
+    // The access exits at most once, then the mailbox stores follow (three for a handler).
+    for (int round = 0; round < 16; ++round) {
+        const long r = raw_ioctl(fd_, KVM_RUN, 0);
+        if (r < 0) {
+            const RunFailure fail = run_failure(r, layout);
+            out.other_exit = fail.other_exit;
+            if (fail.event) out.result.events.push_back(*fail.event);
+            return out;
+        }
+        switch (run_->exit_reason) {
+        case KVM_EXIT_MMIO: {
+            std::uint64_t value = 0;
+            std::memcpy(&value, run_->mmio.data, 8);
+            const std::uint64_t at = run_->mmio.phys_addr;
+            if (at >= place.mailbox_gpa && at < place.mailbox_gpa + kMailSize && run_->mmio.is_write) {
+                unsettled_ = true;
+                const std::uint64_t off = at - place.mailbox_gpa;
+                if (off == kMailDone) {
+                    out.result.completed = true;
+                    const std::uint64_t mask = req.size == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * req.size)) - 1;
+                    out.result.data = req.kind == AccessKind::Read ? value & mask : req.data;
+                    return out;
+                }
+                if (off == kMailVector) vector = value;
+                if (off == kMailEsr) esr = value;
+                if (off == kMailFar) {
+                    if (vector != kVectorCurrentElSpxSync || !esr) {
+                        out.other_exit = "the guest took exception vector entry " + std::to_string(vector.value_or(99)) + " (ESR_EL1 " + std::to_string(esr.value_or(0)) + ")";
+                        return out;
+                    }
+                    VcpuEvent e;
+                    e.kind = VcpuEvent::Kind::Exception;
+                    // ESR_ELx.EC is bits 31:26; 6.1 sign-extends the ESR it injects
+                    // (inject_abt64() builds it from int constants), so bits 63:32 are not EC.
+                    e.exception.vector = static_cast<std::uint8_t>((*esr >> kEsrEcShift) & 0x3f);
+                    out.esr = *esr;
+                    e.exception.error_code = static_cast<std::uint32_t>(*esr & 0x1ffffff);  // ISS
+                    e.exception.cr2 = value;
+                    out.result.events.push_back(e);
+                    return out;
+                }
+                continue;
+            }
+            VcpuEvent e;
+            e.kind = VcpuEvent::Kind::Exit;
+            e.exit = Exit::Mmio;
+            e.mmio.phys_addr = Gpa(at);
+            e.mmio.len = run_->mmio.len;
+            e.mmio.is_write = run_->mmio.is_write != 0;
+            std::memcpy(e.mmio.data.data(), run_->mmio.data, 8);
+            out.result.events.push_back(e);
+            if (answer) {
+                std::array<std::uint8_t, 8> data{};
+                std::memcpy(data.data(), run_->mmio.data, 8);
+                const bool resumes = (*answer)(e, data);
+                if (!run_->mmio.is_write) std::memcpy(run_->mmio.data, data.data(), 8);
+                unsettled_ = true;
+                if (!resumes) return out;
+                continue;
+            }
+            if (!run_->mmio.is_write) {
+                const std::uint64_t off = at - req.address;
+                std::memset(run_->mmio.data, 0, 8);
+                for (std::uint32_t i = 0; i < run_->mmio.len && i < 8 && off + i < 8; ++i) run_->mmio.data[i] = reply[off + i];
+            }
+            continue;
+        }
+        case KVM_EXIT_ARM_NISV: {
+            VcpuEvent e;
+            e.kind = VcpuEvent::Kind::Exit;
+            e.exit = Exit::ArmNisv;
+            e.arm_nisv.esr_iss = run_->arm_nisv.esr_iss;
+            e.arm_nisv.fault_ipa = run_->arm_nisv.fault_ipa;
+            out.result.events.push_back(e);
+            return out;
+        }
+        default:
+            if (answer) {
+                // A VMM dies on an exit it does not handle; it needs the number to say so.
+                VcpuEvent e;
+                e.kind = VcpuEvent::Kind::Exit;
+                e.exit = static_cast<Exit>(run_->exit_reason);
+                out.result.events.push_back(e);
+            }
+            out.other_exit = exit_name(run_->exit_reason);
+            return out;
+        }
+    }
+    out.other_exit = "the access kept exiting to userspace (16 exits)";
+    return out;
+}
+
+}  // namespace kvmsim::sim::kvmhost::arm64

@@ -1,0 +1,77 @@
+// One real arm64 vCPU of the backend's VM: its fd and kvm_run page, KVM_ARM_VCPU_INIT, and the
+// run loop that performs one access with the backend's guest code (guest_code.h) and reports
+// the events userspace saw: MMIO and NISV exits, a failed KVM_RUN, or an abort KVM injected.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "../fd.h"
+#include "../host_layout.h"
+#include "../run_guard.h"
+#include "guest_code.h"
+#include "model/kvm/run.h"
+
+struct kvm_run;
+
+namespace kvmsim::sim::kvmhost::arm64 {
+
+struct AccessRequest {
+    AccessKind kind = AccessKind::Read;
+    std::uint64_t address = 0;
+    unsigned size = 4;
+    bool isv = true;
+    std::uint64_t data = 0;        // a store's value
+    std::uint64_t mmio_reply = 0;  // bytes handed to MMIO loads, by offset within the access
+};
+
+// Where the backend's code is: the routines' gpa and the mailbox (guest_code.h).
+struct CodePlace {
+    std::uint64_t code_gpa = 0;
+    std::uint64_t mailbox_gpa = 0;
+};
+
+struct AccessOutcome {
+    GuestAccessResult result;
+    // What the model's vocabulary has no event for (an unexpected exit, a handler for a vector
+    // other than a synchronous one): reported as the outcome's "exit".
+    std::optional<std::string> other_exit;
+    // The whole ESR_EL1 of an abort the guest took (the outcome keeps only its EC).
+    std::optional<std::uint64_t> esr;
+};
+
+class Vcpu {
+public:
+    Vcpu(Fd fd, std::size_t run_size);
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+    ~Vcpu();
+
+    // Maps kvm_run; an error message.
+    std::optional<std::string> map_run();
+    // KVM_ARM_PREFERRED_TARGET on the VM, then KVM_ARM_VCPU_INIT with it: 0 or -errno.
+    long init(const Fd& vm);
+    [[nodiscard]] bool initialised() const { return initialised_; }
+    // One access. A vCPU that was never initialised still runs (KVM_RUN reports ENOEXEC).
+    AccessOutcome access(const CodePlace& place, const AccessRequest& request, const HostLayout& layout, const MmioAnswer* answer = nullptr);
+
+    // KVM_GET_ONE_REG; nullopt when refused.
+    std::optional<std::uint64_t> get_reg(std::uint64_t id);
+
+private:
+    long set_reg(std::uint64_t id, std::uint64_t value);
+    // KVM applies the PC advance of a completed MMIO access at the next KVM_RUN: one run with
+    // immediate_exit set settles it before the PC is overwritten.
+    void settle();
+
+    Fd fd_;
+    kvm_run* run_ = nullptr;
+    std::size_t run_size_;
+    bool initialised_ = false;
+    bool unsettled_ = false;
+};
+
+}  // namespace kvmsim::sim::kvmhost::arm64
