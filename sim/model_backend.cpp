@@ -4,6 +4,7 @@
 #include "arm64_steps.h"
 #include "backend.h"
 #include "fields.h"
+#include "limits.h"
 #include "outcome.h"
 #include "paging_steps.h"
 #include "model/kvm/kvm.h"
@@ -71,6 +72,11 @@ public:
     }
 
     StepResult run(const Step& step) override {
+        // Each step touches a bounded number of host pages, so refusing every step once past the
+        // limit bounds memory.
+        if (mm_->resident_pages() > kMaxResidentHostPages)
+            throw ScenarioError(step.path, "the scenario has touched more than " + std::to_string(kMaxResidentHostPages) +
+                                               " host pages; the model holds at most that many (docs/limits.md)");
         StepResult r;
         r.actual = dispatch(step);
         r.trace = kvm_->trace().take();
@@ -122,21 +128,28 @@ private:
     nlohmann::json dirty_log(const StepFields& f) {
         const DirtyLog log = kvm_->get_dirty_log(f.u32("slot"));
         if (!log.result.is_ok()) return result_json(log.result);
+        const std::uint64_t dirty = log.bitmap.count();
+        if (dirty > kMaxDirtyPagesListed)
+            throw ScenarioError(f.path("slot"), "KVM_GET_DIRTY_LOG returned " + std::to_string(dirty) + " dirty pages; kvmsim lists at most " +
+                                                    std::to_string(kMaxDirtyPagesListed) + " in an outcome (docs/limits.md)");
         nlohmann::json pages = nlohmann::json::array();
-        for (std::size_t w = 0; w < log.bitmap.size(); ++w)
-            for (unsigned b = 0; b < 64; ++b)
-                if ((log.bitmap[w] >> b) & 1) pages.push_back(w * 64 + b);
+        log.bitmap.for_each_run([&](std::uint64_t first, std::uint64_t end, std::uint64_t value) {
+            for (std::uint64_t w = first; w < end; ++w)
+                for (unsigned b = 0; b < 64; ++b)
+                    if ((value >> b) & 1) pages.push_back(w * 64 + b);
+        });
         return {{"dirty_pages", pages}};
     }
 
     nlohmann::json clear_dirty_log(const StepFields& f) {
         const std::uint32_t num = f.u32("num_pages");
-        // Without "pages" the bitmap asks to clear every page of the range.
-        std::vector<std::uint64_t> bitmap((static_cast<std::uint64_t>(num) + 63) / 64, ~std::uint64_t{0});
+        // Without "pages" the bitmap asks to clear every page of the range (all its words set).
+        DirtyBitmap bitmap((static_cast<std::uint64_t>(num) + 63) / 64 * 64);
         if (f.has("pages")) {
-            std::fill(bitmap.begin(), bitmap.end(), 0);
             for (std::uint64_t p : f.number_list("pages"))
-                if (p < num) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
+                if (p < num) bitmap.set(p);
+        } else {
+            bitmap.set_all();
         }
         return result_json(kvm_->clear_dirty_log(f.u32("slot"), f.u64("first_page"), num, bitmap));
     }

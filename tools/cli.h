@@ -15,7 +15,7 @@ namespace kvmsim::cli {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
+constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2, kExitInternal = 3;
 
 // Files named on the command line, folders searched for *.json, in a stable order.
 inline std::vector<std::string> collect(const std::vector<std::string>& paths, bool& missing) {
@@ -58,6 +58,11 @@ inline std::optional<sim::Scenario> load_reporting(const std::string& file, std:
     } catch (const sim::ScenarioError& e) {
         std::cerr << file << ": " << e.what() << "\n";
         if (error) *error = e.what();
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        // Not the file's fault: still named, so the other files' results stand.
+        std::cerr << file << ": internal error while loading: " << e.what() << "\n";
+        if (error) *error = std::string("internal error: ") + e.what();
         return std::nullopt;
     }
 }

@@ -75,7 +75,7 @@ int cmd_diff(const std::vector<std::string>& args) {
         out["compared"] = total.compared;
         out["skipped"] = total.skipped;
         out["skip_reasons"] = total.skip_reasons;
-        std::cout << out.dump(2) << "\n";
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
         std::cout << scenarios << " scenarios: " << total.compared << " steps compared, " << total.disagreements.size() << " disagree, " << total.skipped
                   << " skipped\n";
@@ -126,6 +126,12 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     if (steps < 2 || steps > 10000) throw po::error("--steps must be between 2 and 10000");
     check_patch_names(apply);
     check_patch_names(revert);
+    // The shrunk scenarios go there: a folder that is not there is a usage error, found before
+    // any sequence runs (not after, with file names reported that were never written).
+    {
+        std::error_code ec;
+        if (!fs::is_directory(out_dir, ec)) throw po::error("--out \"" + out_dir + "\" is not a folder");
+    }
     std::string platform = "pvm";
     std::unique_ptr<Backend> other;
     if (against == "kvm") {
@@ -161,7 +167,13 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         ++failing;
         const nlohmann::json small = with_kernel_expectations(shrink_scenario(doc, disagrees), *other, platform);
         const std::string file = out_dir + "/disagreement-seed-" + std::to_string(sd) + ".json";
-        std::ofstream(file) << small.dump(2) << "\n";
+        std::ofstream written(file);
+        written << small.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        written.close();
+        if (!written) {
+            std::cerr << "kvmsim fuzz: cannot write " << file << "\n";
+            return kExitBadInput;
+        }
         const Scenario shrunk = parse_scenario(small, file);
         const DiffReport ds = diff_scenario(shrunk, *model, *other, platform);
         std::cout << "seed " << sd << ": " << d.disagreements.size() << " step(s) disagree; shrunk to " << small["steps"].size() << " steps: " << file << "\n";

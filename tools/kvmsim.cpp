@@ -52,7 +52,7 @@ int cmd_run(const std::vector<std::string>& args) {
     const bool json = vm.count("json") > 0;
     if (backend_name != "model" && backend_name != "kvm") throw po::error("unknown backend \"" + backend_name + "\" (model or kvm)");
 
-    bool bad_input = false;
+    bool bad_input = false, internal = false;
     std::size_t passed = 0, failed = 0, steps_skipped = 0;
     nlohmann::json out = nlohmann::json::array();
     auto backend = backend_name == "kvm" ? make_kvm_backend() : make_model_backend();
@@ -69,7 +69,17 @@ int cmd_run(const std::vector<std::string>& args) {
         options.kernel = kernel;
         options.apply = apply;
         options.revert = revert;
-        const auto runs = run_scenario(s, *backend, options);
+        std::vector<KernelRun> runs;
+        try {
+            runs = run_scenario(s, *backend, options);
+        } catch (const std::exception& e) {
+            // A model bug in one file: report it with the file, and keep the other files' results.
+            internal = true;
+            std::cerr << file << ": internal error: " << e.what() << "\n";
+            if (json) out.push_back({{"file", file}, {"internal_error", e.what()}});
+            else std::cout << "ERROR " << file << "\n";
+            continue;
+        }
         std::size_t fails = 0;
         nlohmann::json jf = {{"file", file}, {"name", s.name}, {"kernels", nlohmann::json::array()}};
         for (const auto& run : runs) fails += run.failures();
@@ -102,8 +112,9 @@ int cmd_run(const std::vector<std::string>& args) {
         out.push_back(jf);
         fails ? ++failed : ++passed;
     }
-    if (json) std::cout << out.dump(2) << "\n";
+    if (json) std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else std::cout << passed << " passed, " << failed << " failed" << (steps_skipped ? ", " + std::to_string(steps_skipped) + " steps skipped" : "") << "\n";
+    if (internal) return kExitInternal;
     if (bad_input) return kExitBadInput;
     return failed ? kExitFailed : kExitOk;
 }
@@ -133,7 +144,14 @@ int cmd_explain(const std::vector<std::string>& args) {
     RunOptions options;
     options.kernel = kernel;
     options.trace = true;
-    for (const auto& run : run_scenario(s, *backend, options)) {
+    std::vector<KernelRun> runs;
+    try {
+        runs = run_scenario(s, *backend, options);
+    } catch (const std::exception& e) {
+        std::cerr << paths[0] << ": internal error: " << e.what() << "\n";
+        return kExitInternal;
+    }
+    for (const auto& run : runs) {
         std::cout << "\n=== kernel " << run.profile << " (platform " << s.platform << ") ===\n";
         if (run.setup_error) std::cout << "setup refused: " << *run.setup_error << "\n";
         for (const auto& note : backend->notes()) std::cout << "note: " << note << "\n";
@@ -225,6 +243,6 @@ int main(int argc, char** argv) {
         return kExitBadInput;
     } catch (const std::exception& e) {
         std::cerr << "kvmsim: internal error: " << e.what() << "\n";
-        return 3;
+        return kExitInternal;
     }
 }

@@ -101,7 +101,9 @@ KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
 KvmResult HostMm::madvise_hwpoison(Hva hva) {
     const Hva page(hva.value() & PAGE_MASK);
     const vm_area_struct* vma = find_vma(page);
-    if (!vma) return KvmResult::error(Errno::Efault);
+    // madvise_inject_error() pins the page with get_user_pages_fast(), which refuses VM_PFNMAP
+    // (check_vma_flags(): VM_IO | VM_PFNMAP) just as it refuses a hole: EFAULT either way.
+    if (!vma || vma->is_pfnmap()) return KvmResult::error(Errno::Efault);
     fault_in(page).hwpoison = true;
     return KvmResult::ok();
 }

@@ -18,13 +18,13 @@ DirtyLog kvm::get_dirty_log(std::uint32_t slot_field) {
     }
     DirtyLog log{KvmResult::ok(), slot->dirty_bitmap};
     // Without manual protection the ioctl takes the bits: each read returns what was dirtied since.
-    if (!(manual_dirty_log_protect_ & dirtylog::ManualProtectEnable)) std::fill(slot->dirty_bitmap.begin(), slot->dirty_bitmap.end(), 0);
+    if (!(manual_dirty_log_protect_ & dirtylog::ManualProtectEnable)) slot->dirty_bitmap.clear_all();
     return log;
 }
 
 // models kvm_clear_dirty_log_protect(), virt/kvm/kvm_main.c
 KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_page, std::uint32_t num_pages,
-                               const std::vector<std::uint64_t>& bitmap) {
+                               const DirtyBitmap& bitmap) {
     if (!profile_.has(Patch::ClearDirtyLog)) return KvmResult::error(Errno::Enotty);  // the ioctl does not exist yet
     const unsigned as_id = slot_field >> 16;
     const std::uint32_t id = slot_field & 0xffff;
@@ -35,12 +35,11 @@ KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_pag
     if (first_page > slot->npages || num_pages > slot->npages - first_page ||
         (num_pages < slot->npages - first_page && (num_pages & 63)))
         return KvmResult::error(Errno::Einval);
-    for (std::uint64_t i = 0; i < num_pages; ++i) {
-        const bool requested = i / 64 < bitmap.size() && ((bitmap[i / 64] >> (i % 64)) & 1);
-        if (!requested) continue;
-        const std::uint64_t page = first_page + i;
-        slot->dirty_bitmap[page / 64] &= ~(std::uint64_t{1} << (page % 64));
-    }
+    // The range is checked before any bitmap work; then the user's words are applied one word
+    // at a time (atomic_long_fetch_andnot), only the n words the range covers. Bits of the last
+    // word past num_pages lie past the slot's end (the check above), where nothing is ever set.
+    const std::uint64_t n = (static_cast<std::uint64_t>(num_pages) + 63) / 64;
+    slot->dirty_bitmap.andnot(first_page / 64, bitmap, n);
     return KvmResult::ok();
 }
 

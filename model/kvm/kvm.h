@@ -48,7 +48,7 @@ enum class CheckOn { SystemFd, VmFd };
 // Dirty-log ioctl results that carry data back to userspace.
 struct DirtyLog {
     KvmResult result = KvmResult::ok();
-    std::vector<std::uint64_t> bitmap;  // the copy userspace receives
+    DirtyBitmap bitmap;  // the copy userspace receives
 };
 
 class kvm {
@@ -64,8 +64,11 @@ public:
     // KVM_GET_DIRTY_LOG: kvm_vm_ioctl_get_dirty_log().
     DirtyLog get_dirty_log(std::uint32_t slot);
     // KVM_CLEAR_DIRTY_LOG: kvm_vm_ioctl_clear_dirty_log(); bitmap covers num_pages bits.
+    KvmResult clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint32_t num_pages, const DirtyBitmap& bitmap);
     KvmResult clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint32_t num_pages,
-                              const std::vector<std::uint64_t>& bitmap);
+                              const std::vector<std::uint64_t>& bitmap) {
+        return clear_dirty_log(slot, first_page, num_pages, DirtyBitmap::from_words(bitmap));
+    }
     // KVM_CREATE_VCPU: kvm_vm_ioctl_create_vcpu(); returns 0 (the fd is not an outcome).
     KvmResult create_vcpu(std::uint32_t id);
 
