@@ -7,6 +7,7 @@
 #include "limits.h"
 #include "outcome.h"
 #include "paging_steps.h"
+#include "model/kvm/invariants.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -32,6 +33,7 @@ public:
 
     void start(const Scenario& scenario, const RunConfig& config) override {
         scenario_ = &scenario;
+        checker_ = InvariantChecker{};
         Profile profile = *find_profile(config.profile);
         for (const auto& p : config.apply) profile.apply(*patch_from_name(p));
         for (const auto& p : config.revert) profile.revert(*patch_from_name(p));
@@ -80,6 +82,11 @@ public:
         StepResult r;
         r.actual = dispatch(step);
         r.trace = kvm_->trace().take();
+#ifndef NDEBUG
+        // Debug builds (the sanitizer job among them) check the table after every step: a
+        // broken invariant is a model bug, reported as one (exit 3 with the file named).
+        if (auto bad = checker_.check(*kvm_)) throw std::logic_error("model invariant broken after " + step.path + ": " + *bad);
+#endif
         return r;
     }
 
@@ -232,6 +239,7 @@ private:
 
     PagingSteps paging_;
     const Scenario* scenario_ = nullptr;
+    InvariantChecker checker_;
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;
     std::unique_ptr<kvm> kvm_;

@@ -89,6 +89,9 @@ public:
     [[nodiscard]] const KvmArch& arch() const { return *arch_; }
     [[nodiscard]] Trace& trace() const { return trace_; }
     [[nodiscard]] std::uint64_t nr_memslot_pages() const { return nr_memslot_pages_; }
+    // Every address space's invariants plus the VM-wide ones (model/kvm/invariants.h); last_gens
+    // holds the generations seen by the previous call (they only grow), updated here.
+    [[nodiscard]] std::optional<std::string> check_invariants(std::vector<std::uint64_t>& last_gens) const;
 
 private:
     KvmResult set_memory_region(const kvm_userspace_memory_region& mem);
