@@ -386,8 +386,12 @@ Scenario load_scenario(const std::string& file) {
     if (!in) throw ScenarioError("", "cannot open the file");
     std::stringstream buf;
     buf << in.rdbuf();
+    return parse_scenario_text(buf.str(), file);
+}
+
+Scenario parse_scenario_text(const std::string& text, const std::string& file) {
+    if (text.size() > kMaxFileBytes) throw ScenarioError("", "file larger than " + std::to_string(kMaxFileBytes) + " bytes");
     // nlohmann's parser recurses per nesting level: refuse absurd depth before parsing.
-    const std::string text = buf.str();
     int depth = 0;
     bool in_string = false;
     for (std::size_t i = 0; i < text.size(); ++i) {

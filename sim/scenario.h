@@ -56,6 +56,8 @@ struct Scenario {
 
 // Reads, parses and validates; throws ScenarioError naming file, JSON path and expectation.
 Scenario load_scenario(const std::string& file);
+// The same for a file's text already read (the parser fuzzer feeds it bytes).
+Scenario parse_scenario_text(const std::string& text, const std::string& file);
 Scenario parse_scenario(const nlohmann::json& doc, const std::string& file);
 
 }  // namespace kvmsim::sim
