@@ -4,9 +4,11 @@
 #include "arm64_steps.h"
 #include "backend.h"
 #include "fields.h"
+#include "limits.h"
 #include "outcome.h"
 #include "paging_steps.h"
 #include "runner.h"
+#include "model/kvm/invariants.h"
 #include "model/kvm/kvm.h"
 #include "model/kvm/translate.h"
 #include "model/x86/guest_access.h"
@@ -32,6 +34,7 @@ public:
 
     void start(const Scenario& scenario, const RunConfig& config) override {
         scenario_ = &scenario;
+        checker_ = InvariantChecker{};
         Profile profile = *find_profile(config.profile);
         for (const auto& p : config.apply) profile.apply(*patch_from_name(p));
         for (const auto& p : config.revert) profile.revert(*patch_from_name(p));
@@ -72,12 +75,22 @@ public:
     }
 
     StepResult run(const Step& step) override {
+        // Each step touches a bounded number of host pages, so refusing every step once past the
+        // limit bounds memory.
+        if (mm_->resident_pages() > kMaxResidentHostPages)
+            throw ScenarioError(step.path, "the scenario has touched more than " + std::to_string(kMaxResidentHostPages) +
+                                               " host pages; the model holds at most that many (docs/limits.md)");
         StepResult r;
         r.actual = dispatch(step);
         if (step.op.rfind("host_", 0) == 0) trace_host_step(step, r.actual);
         r.trace = kvm_->trace().take();
         // A step whose kernel path emitted nothing still shows the ioctl it was and its answer.
         if (r.trace.empty() && kvm_->trace().enabled()) r.trace.push_back({ioctl_function(step.op), "returns " + render(r.actual)});
+#ifndef NDEBUG
+        // Debug builds (the sanitizer job among them) check the table after every step: a
+        // broken invariant is a model bug, reported as one (exit 3 with the file named).
+        if (auto bad = checker_.check(*kvm_)) throw std::logic_error("model invariant broken after " + step.path + ": " + *bad);
+#endif
         return r;
     }
 
@@ -154,21 +167,28 @@ private:
     nlohmann::json dirty_log(const StepFields& f) {
         const DirtyLog log = kvm_->get_dirty_log(f.u32("slot"));
         if (!log.result.is_ok()) return result_json(log.result);
+        const std::uint64_t dirty = log.bitmap.count();
+        if (dirty > kMaxDirtyPagesListed)
+            throw ScenarioError(f.path("slot"), "KVM_GET_DIRTY_LOG returned " + std::to_string(dirty) + " dirty pages; kvmsim lists at most " +
+                                                    std::to_string(kMaxDirtyPagesListed) + " in an outcome (docs/limits.md)");
         nlohmann::json pages = nlohmann::json::array();
-        for (std::size_t w = 0; w < log.bitmap.size(); ++w)
-            for (unsigned b = 0; b < 64; ++b)
-                if ((log.bitmap[w] >> b) & 1) pages.push_back(w * 64 + b);
+        log.bitmap.for_each_run([&](std::uint64_t first, std::uint64_t end, std::uint64_t value) {
+            for (std::uint64_t w = first; w < end; ++w)
+                for (unsigned b = 0; b < 64; ++b)
+                    if ((value >> b) & 1) pages.push_back(w * 64 + b);
+        });
         return {{"dirty_pages", pages}};
     }
 
     nlohmann::json clear_dirty_log(const StepFields& f) {
         const std::uint32_t num = f.u32("num_pages");
-        // Without "pages" the bitmap asks to clear every page of the range.
-        std::vector<std::uint64_t> bitmap((static_cast<std::uint64_t>(num) + 63) / 64, ~std::uint64_t{0});
+        // Without "pages" the bitmap asks to clear every page of the range (all its words set).
+        DirtyBitmap bitmap((static_cast<std::uint64_t>(num) + 63) / 64 * 64);
         if (f.has("pages")) {
-            std::fill(bitmap.begin(), bitmap.end(), 0);
             for (std::uint64_t p : f.number_list("pages"))
-                if (p < num) bitmap[p / 64] |= std::uint64_t{1} << (p % 64);
+                if (p < num) bitmap.set(p);
+        } else {
+            bitmap.set_all();
         }
         return result_json(kvm_->clear_dirty_log(f.u32("slot"), f.u64("first_page"), num, bitmap));
     }
@@ -251,6 +271,7 @@ private:
 
     PagingSteps paging_;
     const Scenario* scenario_ = nullptr;
+    InvariantChecker checker_;
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;
     std::unique_ptr<kvm> kvm_;

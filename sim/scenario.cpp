@@ -7,6 +7,7 @@
 
 #include "fields.h"
 #include "suggest.h"
+#include "limits.h"
 #include "vmm_steps.h"
 #include "paging_steps.h"
 #include "model/errno.h"
@@ -109,8 +110,16 @@ std::string str_field(const nlohmann::json& obj, const char* key, const std::str
     return obj.at(key).get<std::string>();
 }
 
+// The first bytes of a value for a message, never cutting a UTF-8 character in two.
+std::string excerpt(const nlohmann::json& v, std::size_t max) {
+    std::string s = v.dump();
+    if (s.size() <= max) return s;
+    while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xc0) == 0x80) --max;
+    return s.substr(0, max) + "...";
+}
+
 void check_keys(const nlohmann::json& obj, const std::string& path, const std::set<std::string>& allowed) {
-    if (!obj.is_object()) throw ScenarioError(path, "expected an object, got " + obj.dump().substr(0, 60));
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object, got " + excerpt(obj, 60));
     for (const auto& [key, value] : obj.items())
         if (!allowed.contains(key)) {
             std::string list;
@@ -267,6 +276,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             const std::string p = "/kernels/" + std::to_string(i);
             if (!ks[i].is_string()) throw ScenarioError(p, "expected a profile name");
             check_profile(ks[i].get<std::string>(), p);
+            // Each profile runs every step again: a repeat would only multiply the run's cost.
+            if (std::find(s.kernels.begin(), s.kernels.end(), ks[i].get<std::string>()) != s.kernels.end())
+                throw ScenarioError(p, "profile \"" + ks[i].get<std::string>() + "\" is listed twice (each profile runs once)");
             s.kernels.push_back(ks[i].get<std::string>());
         }
     } else {
@@ -442,6 +454,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         s.steps.push_back(std::move(st));
       });
     }
+    collect([&] { check_limits(s); });
     return finish(std::move(s), errors);
 }
 
@@ -475,7 +488,8 @@ Scenario load_scenario_text(const std::string& text, const std::string& file) {
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // parse_error, and out_of_range for a number past the double range (1e309).
         throw ScenarioError("", std::string("not valid JSON: ") + e.what());
     }
     return parse_scenario(doc, file);

@@ -14,8 +14,10 @@
 
 namespace kvmsim::sim {
 
-inline constexpr std::size_t kMaxSteps = 200000;
-inline constexpr std::uintmax_t kMaxFileBytes = 16u << 20;
+// Bounds on one file (docs/limits.md): a run keeps every step's outcome, and parsing plus running
+// must stay within 1 s of CPU and 1 GiB. 65536 steps hold a full 32764-slot table built and torn down.
+inline constexpr std::size_t kMaxSteps = 65536;
+inline constexpr std::uintmax_t kMaxFileBytes = 8u << 20;
 
 struct Step {
     std::size_t index = 0;

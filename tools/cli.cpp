@@ -95,6 +95,7 @@ void for_each_scenario(const std::vector<std::string>& paths, Report& report,
     Inputs in = collect(paths);
     report.files.insert(report.files.end(), in.missing.begin(), in.missing.end());
     for (const auto& file : in.files) {
+      try {
         std::vector<std::string> errors;
         const auto loaded = load(file, errors);
         if (!loaded) {
@@ -106,6 +107,27 @@ void for_each_scenario(const std::vector<std::string>& paths, Report& report,
             continue;
         }
         report.files.push_back(each(file, *loaded));
+      } catch (const sim::ScenarioError& e) {
+        FileResult f;  // refused while running (a backend's set-up): the file's fault
+        f.file = file;
+        f.invalid = true;
+        f.errors = {e.what()};
+        report.files.push_back(f);
+      } catch (const std::exception& e) {
+        // A bug in kvmsim on this file (a broken model invariant, say): named, and the other
+        // files' results still stand.
+        std::cerr << file << ": internal error: " << e.what() << "\n";
+        FileResult f;
+        f.file = file;
+        f.internal = true;
+        CaseResult c;
+        c.name = "internal error";
+        c.status = Status::Fail;
+        c.checked = true;
+        c.reason = std::string("internal error (a bug in kvmsim): ") + e.what();
+        f.cases.push_back(c);
+        report.files.push_back(f);
+      }
     }
 }
 

@@ -327,7 +327,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         const nlohmann::json small = with_kernel_expectations(shrink_scenario(doc, disagrees), *other, platform, profile);
         const std::string file = (std::filesystem::path(out_dir) / ("disagreement-seed-" + std::to_string(sd) + ".json")).string();
         std::ofstream out(file);
-        out << small.dump(2) << "\n";
+        out << small.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         if (!out.flush()) throw po::error("cannot write " + file);
         const Scenario shrunk = parse_scenario(small, file);
         FileResult f = diff_result("seed " + std::to_string(sd), "", diff_scenario(shrunk, *model, *other, platform, host_description, profile), other_name);

@@ -47,7 +47,7 @@ std::string inputs_of(const Step& st) {
     std::string s;
     for (const auto& [k, v] : st.fields.items()) {
         if (k == "op" || k == "expect" || k == "expect_on" || k == "comment") continue;
-        s += (s.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+        s += (s.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     return s;
 }

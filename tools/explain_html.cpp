@@ -381,7 +381,7 @@ void steps_table(std::ostream& os, const KernelRun& run) {
     for (const auto& st : run.steps) {
         std::string in;
         for (const auto& [k, v] : st.step->fields.items())
-            if (k != "op" && k != "expect" && k != "expect_on" && k != "comment") in += (in.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+            if (k != "op" && k != "expect" && k != "expect_on" && k != "comment") in += (in.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         const std::string result = st.skipped ? "skip" : st.bad_input ? "invalid" : st.difference ? "FAIL" : st.expected.is_null() ? "(no expectation)" : "ok";
         const std::string cls = st.skipped ? "skip" : (st.difference ? "fail" : st.expected.is_null() ? "none" : "pass");
         os << "<tr class=" << cls << "><td>" << st.step->index << "</td><td><b>" << esc(st.step->op) << "</b><br><small>" << esc(in) << "</small>";

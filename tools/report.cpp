@@ -98,7 +98,8 @@ void write_json(std::ostream& os, const Report& r) {
     const Summary s = summarize(r);
     out["summary"] = {{"passed", s.passed}, {"failed", s.failed}, {"skipped", s.skipped}, {"invalid", s.invalid},
                       {"cases_checked", s.checked}, {"cases_skipped", s.cases_skipped}, {"exit", exit_code(r)}};
-    os << out.dump(2) << "\n";
+    // Scenario text is the user's: a byte that is not UTF-8 is replaced, never an exception.
+    os << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 // Documentation/dev-tools/ktap.rst: version line, plan, one result line per test, nested tests
@@ -240,6 +241,8 @@ Summary summarize(const Report& r) {
 }
 
 int exit_code(const Report& r) {
+    for (const auto& f : r.files)
+        if (f.internal) return kExitInternal;
     const Summary s = summarize(r);
     if (s.invalid) return kExitBadInput;
     if (s.failed) return kExitFailed;

@@ -39,6 +39,7 @@ struct FileResult {
     std::vector<std::string> errors;  // bad input: every problem found in the file
     std::vector<std::string> notes;
     bool invalid = false;
+    bool internal = false;  // kvmsim itself failed on this file (a bug): exit 3, the other files still reported
     nlohmann::json detail = nlohmann::json::object();
     // Fail if any case failed; Skip if nothing was checked and something was skipped.
     [[nodiscard]] Status status() const;

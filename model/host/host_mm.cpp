@@ -57,6 +57,7 @@ KvmResult HostMm::munmap(Hva hva, std::uint64_t size) {
     for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < end;)
         it = vmas_.erase(it);
     // Dropping the pages forgets their pfns: a later mmap at the same hva gets new pages.
+    last_page_ = nullptr;
     if (len / PAGE_SIZE < pages_.size()) {
         for (std::uint64_t p = hva.value(); p < end.value(); p += PAGE_SIZE) pages_.erase(p);
     } else {
@@ -101,7 +102,9 @@ KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
 KvmResult HostMm::madvise_hwpoison(Hva hva) {
     const Hva page(hva.value() & PAGE_MASK);
     const vm_area_struct* vma = find_vma(page);
-    if (!vma) return KvmResult::error(Errno::Efault);
+    // madvise_inject_error() pins the page with get_user_pages_fast(), which refuses VM_PFNMAP
+    // (check_vma_flags(): VM_IO | VM_PFNMAP) just as it refuses a hole: EFAULT either way.
+    if (!vma || vma->is_pfnmap()) return KvmResult::error(Errno::Efault);
     fault_in(page).hwpoison = true;
     return KvmResult::ok();
 }
@@ -118,11 +121,14 @@ Pfn HostMm::pfnmap_pfn(const vm_area_struct& vma, Hva hva) const {
 }
 
 HostPage& HostMm::fault_in(Hva page) {
+    if (last_page_ && last_page_hva_ == page.value()) return *last_page_;
     auto [it, inserted] = pages_.try_emplace(page.value());
     if (inserted) {
         const vm_area_struct* vma = find_vma(page);
         it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
     }
+    last_page_hva_ = page.value();
+    last_page_ = &it->second;
     return it->second;
 }
 

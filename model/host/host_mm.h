@@ -47,6 +47,9 @@ struct GupResult {
 
 class HostMm {
 public:
+    HostMm() = default;
+    HostMm(const HostMm&) = delete;  // last_page_ points into pages_
+    HostMm& operator=(const HostMm&) = delete;
     // mmap(hva, size, prot, MAP_FIXED_NOREPLACE | kind); returns 0 or the errno mmap() gives.
     KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name);
     KvmResult munmap(Hva hva, std::uint64_t size);
@@ -85,12 +88,18 @@ private:
     enum class Access { Read, Write, Debug };
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
     HostPage& fault_in(Hva page);
+
     void split_at(Hva hva);
     // The end of the gap-free run of VMAs from `start` (start itself if it is unmapped), at most end.
     [[nodiscard]] Hva mapped_prefix_end(Hva start, Hva end) const;
 
     std::map<std::uint64_t, vm_area_struct> vmas_;             // by vm_start
     std::unordered_map<std::uint64_t, HostPage> pages_;         // by page-aligned hva
+    // The page fault_in() returned last: GUP on a page already present (the common case in a
+    // page walk) costs a compare, not a hash lookup. Nodes of pages_ stay put across rehashes;
+    // munmap, the only eraser, drops it.
+    std::uint64_t last_page_hva_ = 0;
+    HostPage* last_page_ = nullptr;
     std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
     std::uint64_t next_pfnmap_base_ = std::uint64_t{1} << 36;   // device pfns: high, apart from RAM
 };

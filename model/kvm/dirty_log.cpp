@@ -19,24 +19,22 @@ DirtyLog kvm::get_dirty_log(std::uint32_t slot_field) {
     }
     DirtyLog log{KvmResult::ok(), slot->dirty_bitmap};
     trace_.emit("kvm_get_dirty_log_protect", [&] {
-        std::size_t dirty = 0;
-        for (const std::uint64_t w : slot->dirty_bitmap) dirty += static_cast<std::size_t>(__builtin_popcountll(w));
-        return "slot " + std::to_string(id) + ": " + std::to_string(dirty) + " dirty page(s) copied out" +
+        return "slot " + std::to_string(id) + ": " + std::to_string(slot->dirty_bitmap.count()) + " dirty page(s) copied out" +
                ((manual_dirty_log_protect_ & dirtylog::ManualProtectEnable) ? ", bits kept (manual protect)" : ", bits cleared");
     });
     if (manual_dirty_log_protect_ & dirtylog::ManualProtectEnable) return log;  // KVM_CLEAR_DIRTY_LOG protects
     // Without manual protection the ioctl takes the bits, word by word, and write-protects the
     // pages it reports, so the next write to one faults and is logged again.
-    for (std::size_t i = 0; i < slot->dirty_bitmap.size(); ++i) {
-        const std::uint64_t mask = std::exchange(slot->dirty_bitmap[i], 0);
-        if (mask) arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, i * 64, mask);
-    }
+    slot->dirty_bitmap.for_each_run([&](std::uint64_t first, std::uint64_t end, std::uint64_t value) {
+        for (std::uint64_t w = first; w < end; ++w) arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, w * 64, value);
+    });
+    slot->dirty_bitmap.clear_all();
     return log;
 }
 
 // models kvm_clear_dirty_log_protect(), virt/kvm/kvm_main.c
 KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_page, std::uint32_t num_pages,
-                               const std::vector<std::uint64_t>& bitmap) {
+                               const DirtyBitmap& bitmap) {
     if (!profile_.has(Patch::ClearDirtyLog)) return KvmResult::error(Errno::Enotty);  // the ioctl does not exist yet
     const unsigned as_id = slot_field >> 16;
     const std::uint32_t id = slot_field & 0xffff;
@@ -51,17 +49,18 @@ KvmResult kvm::clear_dirty_log(std::uint32_t slot_field, std::uint64_t first_pag
     if (first_page > slot->npages || num_pages > slot->npages - first_page ||
         (num_pages < slot->npages - first_page && (num_pages & 63)))
         return KvmResult::error(Errno::Einval);
-    // One bitmap word at a time (first_page is a multiple of 64): the bits requested that were
-    // set are cleared, and those pages are write-protected again.
-    for (std::uint64_t i = 0; i < num_pages; i += 64) {
-        std::uint64_t want = i / 64 < bitmap.size() ? bitmap[i / 64] : 0;
-        if (num_pages - i < 64) want &= (std::uint64_t{1} << (num_pages - i)) - 1;
-        const std::uint64_t offset = first_page + i;
-        std::uint64_t& word = slot->dirty_bitmap[offset / 64];
-        const std::uint64_t mask = want & word;
-        word &= ~mask;
-        if (mask) arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, offset, mask);
-    }
+    // The range is checked before any bitmap work. Then, one word at a time (first_page is a
+    // multiple of 64), the requested bits that were set are write-protected again and cleared
+    // (atomic_long_fetch_andnot), only in the n words the range covers; bits of the last word
+    // past num_pages lie past the slot's end (the check above), where nothing is ever set.
+    const std::uint64_t n = (static_cast<std::uint64_t>(num_pages) + 63) / 64;
+    const std::uint64_t base = first_page / 64;
+    bitmap.for_each_run([&](std::uint64_t first, std::uint64_t end, std::uint64_t value) {
+        for (std::uint64_t w = first; w < end && w < n; ++w)
+            if (const std::uint64_t mask = value & slot->dirty_bitmap.word(base + w))
+                arch_->mmu_enable_log_dirty_pt_masked(*this, *slot, first_page + w * 64, mask);
+    });
+    slot->dirty_bitmap.andnot(base, bitmap, n);
     return KvmResult::ok();
 }
 

@@ -203,7 +203,7 @@ KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot
         const bool logging = kvm_slot_dirty_track_enabled(*new_slot);
         // kvm_prepare_memory_region(): the old bitmap carries over while logging stays on.
         if (logging && !was_logging) alloc_dirty_bitmap(*old);
-        if (!logging) old->dirty_bitmap.clear();
+        if (!logging) old->dirty_bitmap.free();
         if (logging != was_logging) logging ? ++nr_memslots_dirty_logging_ : --nr_memslots_dirty_logging_;
         trace_.emit("kvm_set_memslot", [&] {
             return std::string(change == kvm_mr_change::Move ? "MOVE " : "FLAGS_ONLY ") + describe(*new_slot);
@@ -223,10 +223,8 @@ KvmResult kvm::set_memslot(kvm_memory_slot* old, std::unique_ptr<kvm_memory_slot
 // models kvm_alloc_dirty_bitmap(), virt/kvm/kvm_main.c, and the INITIALLY_SET fill in
 // kvm_prepare_memory_region().
 void kvm::alloc_dirty_bitmap(kvm_memory_slot& slot) const {
-    slot.dirty_bitmap.assign((slot.npages + 63) / 64, 0);
-    if ((manual_dirty_log_protect_ & dirtylog::InitiallySet) && !slot.dirty_bitmap.empty()) {
-        for (std::uint64_t i = 0; i < slot.npages; ++i) slot.dirty_bitmap[i / 64] |= std::uint64_t{1} << (i % 64);
-    }
+    slot.dirty_bitmap = DirtyBitmap(slot.npages);
+    if (manual_dirty_log_protect_ & dirtylog::InitiallySet) slot.dirty_bitmap.set_all();
 }
 
 kvm_memory_slot* kvm::gfn_to_memslot(Gfn gfn) {
@@ -257,7 +255,7 @@ kvm_memory_slot* kvm::vcpu_gfn_to_memslot(kvm_vcpu& vcpu, Gfn gfn) {
 void kvm::mark_page_dirty_in_slot(kvm_memory_slot* slot, Gfn gfn) {
     if (!slot || !kvm_slot_dirty_track_enabled(*slot) || slot->dirty_bitmap.empty()) return;
     const std::uint64_t rel = gfn.value() - slot->base_gfn.value();
-    slot->dirty_bitmap[rel / 64] |= std::uint64_t{1} << (rel % 64);
+    slot->dirty_bitmap.set(rel);
     trace_.emit("mark_page_dirty_in_slot", [&] {
         return "slot " + std::to_string(slot->id) + " page " + std::to_string(rel) + " (gfn " + hex(gfn.value()) + ") dirty";
     });

@@ -48,7 +48,7 @@ enum class CheckOn { SystemFd, VmFd };
 // Dirty-log ioctl results that carry data back to userspace.
 struct DirtyLog {
     KvmResult result = KvmResult::ok();
-    std::vector<std::uint64_t> bitmap;  // the copy userspace receives
+    DirtyBitmap bitmap;  // the copy userspace receives
 };
 
 class kvm {
@@ -66,8 +66,11 @@ public:
     // KVM_GET_DIRTY_LOG: kvm_vm_ioctl_get_dirty_log().
     DirtyLog get_dirty_log(std::uint32_t slot);
     // KVM_CLEAR_DIRTY_LOG: kvm_vm_ioctl_clear_dirty_log(); bitmap covers num_pages bits.
+    KvmResult clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint32_t num_pages, const DirtyBitmap& bitmap);
     KvmResult clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint32_t num_pages,
-                              const std::vector<std::uint64_t>& bitmap);
+                              const std::vector<std::uint64_t>& bitmap) {
+        return clear_dirty_log(slot, first_page, num_pages, DirtyBitmap::from_words(bitmap));
+    }
     // KVM_CREATE_VCPU: kvm_vm_ioctl_create_vcpu(); returns 0 (the fd is not an outcome).
     KvmResult create_vcpu(std::uint32_t id);
 
@@ -93,6 +96,9 @@ public:
     [[nodiscard]] const KvmArch& arch() const { return *arch_; }
     [[nodiscard]] Trace& trace() const { return trace_; }
     [[nodiscard]] std::uint64_t nr_memslot_pages() const { return nr_memslot_pages_; }
+    // Every address space's invariants plus the VM-wide ones (model/kvm/invariants.h); last_gens
+    // holds the generations seen by the previous call (they only grow), updated here.
+    [[nodiscard]] std::optional<std::string> check_invariants(std::vector<std::uint64_t>& last_gens) const;
 
 private:
     KvmResult set_memory_region(const kvm_userspace_memory_region& mem);

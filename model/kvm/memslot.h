@@ -2,9 +2,9 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "../types.h"
+#include "dirty_bitmap.h"
 
 namespace kvmsim {
 
@@ -26,7 +26,7 @@ struct kvm_memory_slot {
     std::uint16_t id = 0;
     std::uint16_t as_id = 0;
     // One bit per page when dirty logging with a bitmap; empty otherwise (slot->dirty_bitmap == NULL).
-    std::vector<std::uint64_t> dirty_bitmap;
+    DirtyBitmap dirty_bitmap;
 
     [[nodiscard]] Gfn end_gfn() const { return Gfn(base_gfn.value() + npages); }
     [[nodiscard]] bool contains(Gfn gfn) const { return gfn >= base_gfn && gfn < end_gfn(); }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "hva_tree.h"
@@ -44,6 +45,8 @@ public:
     // models the generation step of kvm_swap_active_memslots(), virt/kvm/kvm_main.c
     void bump_generation(unsigned nr_as_ids) { generation_ += nr_as_ids; }
     [[nodiscard]] std::size_t size() const { return by_id_.size(); }
+    // The table's invariants (model/kvm/invariants.h): what is wrong, or nothing.
+    [[nodiscard]] std::optional<std::string> check_invariants() const;
 
     // slots->last_used_slot: the VM-wide one-entry lookup cache of this address space.
     mutable kvm_memory_slot* last_used_slot = nullptr;

@@ -218,7 +218,7 @@ TEST_CASE("dirty logging: KVM_CLEAR_DIRTY_LOG write-protects from the lowest to 
     REQUIRE(vm.k->enable_cap(Cap::ManualDirtyLogProtect2, 0, {1, 0, 0, 0}) == OK);
     REQUIRE(vm.k->set_user_memory_region({0, memflag::LogDirtyPages, kRamGpa, 0x10000, kRam.value()}) == OK);
     for (std::uint64_t page : {1, 2, 3}) CHECK(vm.access(kRamGpa + page * 0x1000, Arm64AccessKind::Write).stage2_fault);
-    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, {0b1010}) == OK);
+    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, std::vector<std::uint64_t>{0b1010}) == OK);
     CHECK(vm.k->get_dirty_log(0).bitmap.at(0) == 0b0100);
     const Gfn base = gpa_to_gfn(Gpa(kRamGpa));
     CHECK_FALSE(vm.arch->stage2().lookup(base + 2)->prot.w);  // not cleared, but inside the range
@@ -231,7 +231,7 @@ TEST_CASE("dirty logging: with INITIALLY_SET turning logging on does not write-p
     CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
     REQUIRE(vm.k->set_user_memory_region({0, memflag::LogDirtyPages, kRamGpa, 0x10000, kRam.value()}) == OK);
     CHECK_FALSE(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
-    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, {0b10}) == OK);
+    REQUIRE(vm.k->clear_dirty_log(0, 0, 16, std::vector<std::uint64_t>{0b10}) == OK);
     CHECK(vm.access(kRamGpa + 0x1000, Arm64AccessKind::Write).stage2_fault);
 }
 

@@ -6,6 +6,7 @@ using namespace kvmsim::test;
 
 namespace {
 constexpr std::uint64_t UA = 0x7f0000000000ULL;
+constexpr std::uint64_t BIG_UA = 0x100000000000ULL;  // room for a 1 TiB mapping below TASK_SIZE
 constexpr std::uint32_t LOG = memflag::LogDirtyPages;
 
 // The probe's state when it reaches the dirty-log rows: slot 1 logging (16 pages), slot 2 not.
@@ -43,7 +44,7 @@ TEST_CASE("clear_dirty_log: works without manual protect; first_page % 64 or num
     CHECK(vm.k.clear_dirty_log(1, 0, 16, all_ones(1)) == OK);
     CHECK(vm.k.clear_dirty_log(1, 1, 16, all_ones(1)) == EINVAL_);
     CHECK(vm.k.clear_dirty_log(1, 0, 17, all_ones(1)) == EINVAL_);
-    CHECK(vm.k.clear_dirty_log(1, 0, 0, {}) == OK);
+    CHECK(vm.k.clear_dirty_log(1, 0, 0, std::vector<std::uint64_t>{}) == OK);
 }
 TEST_CASE("clear_dirty_log: slot without LOG_DIRTY_PAGES -> ENOENT (M109)") {
     DirtyVm vm;
@@ -75,7 +76,7 @@ TEST_CASE("get_dirty_log: with manual protect the read leaves the bits; clear_di
     REQUIRE_OK(kvm_write_guest(vm.k, Gpa(0x102000), std::span(&byte, 1)));
     CHECK(vm.k.get_dirty_log(1).bitmap[0] == 0b110);
     CHECK(vm.k.get_dirty_log(1).bitmap[0] == 0b110);
-    REQUIRE_OK(vm.k.clear_dirty_log(1, 0, 16, {0b010}));
+    REQUIRE_OK(vm.k.clear_dirty_log(1, 0, 16, std::vector<std::uint64_t>{0b010}));
     CHECK(vm.k.get_dirty_log(1).bitmap[0] == 0b100);
 }
 TEST_CASE("get_dirty_log: KVM_DIRTY_LOG_INITIALLY_SET starts a new logging slot all dirty") {
@@ -99,6 +100,45 @@ TEST_CASE("get_dirty_log: the bitmap survives a MOVE while logging stays on") {
     REQUIRE_OK(kvm_write_guest(vm.k, Gpa(0x105000), std::span(&byte, 1)));
     REQUIRE_SET_REGION_OK(vm, 1, LOG, 0x400000, 16 * PG, UA);
     CHECK(vm.k.get_dirty_log(1).bitmap[0] == (1u << 5));
+}
+
+TEST_CASE("DirtyBitmap: 2^31 pages all set is one run; word ops split and join runs; the count is exact") {
+    DirtyBitmap b(std::uint64_t{1} << 31);
+    b.set_all();
+    CHECK(b.nr_runs() == 1);
+    CHECK(b.count() == (std::uint64_t{1} << 31));
+    b.andnot(5, DirtyBitmap::from_words({0b1, 0, ~std::uint64_t{0}}), 3);
+    CHECK(b.word(4) == ~std::uint64_t{0});
+    CHECK(b.word(5) == ~std::uint64_t{1});
+    CHECK(b.word(6) == ~std::uint64_t{0});
+    CHECK(b.word(7) == 0);
+    CHECK(b.word(8) == ~std::uint64_t{0});
+    CHECK(b.count() == (std::uint64_t{1} << 31) - 65);
+    CHECK(b.well_formed());
+    b.set(5 * 64);
+    b.set(7 * 64 + 63);
+    CHECK(b.word(7) == std::uint64_t{1} << 63);
+    CHECK(b.well_formed());
+    b.clear_all();
+    CHECK(b.count() == 0);
+    CHECK_FALSE(b.empty());
+    // A partial last word holds only the slot's pages.
+    DirtyBitmap c(70);
+    c.set_all();
+    CHECK(c.word(1) == 0x3f);
+    c.set(70);  // past the slot: ignored
+    CHECK(c.count() == 70);
+}
+TEST_CASE("clear_dirty_log: an out-of-range request on a 1 TiB INITIALLY_SET slot -> EINVAL, the bitmap untouched") {
+    Vm vm;
+    vm.map(BIG_UA, std::uint64_t{1} << 40);
+    REQUIRE_OK(vm.k.enable_cap(Cap::ManualDirtyLogProtect2, 0, {dirtylog::ManualProtectEnable | dirtylog::InitiallySet, 0, 0, 0}));
+    REQUIRE_SET_REGION_OK(vm, 1, LOG, 0, std::uint64_t{1} << 40, BIG_UA);
+    CHECK(vm.k.clear_dirty_log(1, 64, 0xffffffffu, all_ones(1)) == EINVAL_);
+    const DirtyLog log = vm.k.get_dirty_log(1);
+    CHECK(log.bitmap.count() == (std::uint64_t{1} << 28));
+    REQUIRE_OK(vm.k.clear_dirty_log(1, 0, 128, all_ones(2)));
+    CHECK(vm.k.get_dirty_log(1).bitmap.count() == (std::uint64_t{1} << 28) - 128);
 }
 
 }  // TEST_SUITE

@@ -154,6 +154,11 @@ TEST_CASE("madvise_hwpoison: poisons only that page; GUP -> hwpoison, copies fai
     CHECK(mm.get_user_page(Hva(A + PG), false).pfn.has_value());
     CHECK(mm.madvise_hwpoison(Hva(A + 4 * PG)) == EFAULT_);
 }
+TEST_CASE("madvise_hwpoison: on a VM_PFNMAP mapping -> EFAULT (get_user_pages_fast refuses VM_PFNMAP)") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), 2 * PG, RW, MappingKind::PfnMap, "mmio"));
+    CHECK(mm.madvise_hwpoison(Hva(A)) == EFAULT_);
+}
 TEST_CASE("sparse memory: a 1 TiB mapping costs nothing until touched; untouched pages read as zeros") {
     const auto start = std::chrono::steady_clock::now();
     HostMm mm;

@@ -3,6 +3,7 @@
 #include <random>
 #include <set>
 
+#include "model/kvm/invariants.h"
 #include "support/kvm_test.h"
 
 using namespace kvmsim;
@@ -140,6 +141,27 @@ TEST_CASE("gfn_to_memslot: the VM-wide last_used_slot cache is cleared by a dele
     CHECK(vm.k.memslots(0).last_used_slot != nullptr);
     REQUIRE_SET_REGION_OK(vm, 0, 0, 0, 0, 0);
     CHECK(vm.k.gfn_to_memslot(Gfn(0x100)) == nullptr);
+}
+
+TEST_CASE("invariants hold after every op of a random create/move/flags/delete sequence, with lookups between") {
+    Vm vm;
+    constexpr std::uint64_t UA = 0x7f0000000000ULL;
+    vm.map(UA, 256 * PG);
+    REQUIRE_OK(vm.k.create_vcpu(0));
+    InvariantChecker checker;
+    std::mt19937_64 rng(12);
+    for (int i = 0; i < 3000; ++i) {
+        const auto slot = static_cast<std::uint32_t>(rng() % 8);
+        const std::uint32_t flags = (rng() % 3 == 0) ? memflag::LogDirtyPages : 0;
+        const std::uint64_t gpa = (rng() % 64) * PG, size = (rng() % 5) * PG;
+        (void)vm.set(slot, flags, gpa, size, UA + (rng() % 128) * PG);
+        (void)vm.k.gfn_to_memslot(Gfn(rng() % 80));
+        (void)vm.k.vcpu_gfn_to_memslot(*vm.k.vcpu(0), Gfn(rng() % 80));
+        if (auto* s = vm.k.gfn_to_memslot(Gfn(rng() % 80))) vm.k.mark_page_dirty_in_slot(s, s->base_gfn);
+        const auto bad = checker.check(vm.k);
+        INFO("op " << i);
+        REQUIRE_FALSE(bad.has_value());
+    }
 }
 
 }  // TEST_SUITE

@@ -622,7 +622,10 @@ TEST_CASE("check_extension mainline on the PVM host: the C1 probe values, on the
         {Cap::CoalescedMmio, 2},
         {static_cast<Cap>(9999), 0},
     };
-    for (auto [cap, value] : expected) {
+    for (const auto& entry : expected) {
+        // Plain locals: clang 14 cannot capture a structured binding in INFO's lambda.
+        const Cap cap = entry.first;
+        const auto value = entry.second;
         INFO(to_string(cap));
         CHECK(vm.k.check_extension(cap, CheckOn::VmFd) == value);
         CHECK(vm.k.check_extension(cap, CheckOn::SystemFd) == value);

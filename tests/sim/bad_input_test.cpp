@@ -94,7 +94,7 @@ TEST_CASE("load_scenario: malformed JSON -> ScenarioError at the document root s
 TEST_CASE("load_scenario: a missing file -> ScenarioError") {
     CHECK_THROWS_AS(load_scenario("/nonexistent/kvmsim/none.json"), ScenarioError);
 }
-TEST_CASE("load_scenario: a file over 16 MiB -> ScenarioError") {
+TEST_CASE("load_scenario: a file over kMaxFileBytes -> ScenarioError") {
     std::string msg;
     CHECK(load_error_path(std::string(kMaxFileBytes + 1, ' '), &msg) == "");
     CHECK(msg.find("larger") != std::string::npos);
@@ -285,18 +285,37 @@ TEST_CASE("run: a 1 TiB slot over a 1 TiB mapping runs with two resident pages (
         ]})");
     CHECK(run_failures(parse_scenario(doc, "big.json")) == 0);
 }
-TEST_CASE("run: a scenario of 100000 steps parses and runs (CTest's timeout bounds it)") {
+TEST_CASE("run: a scenario of kMaxSteps steps parses and runs; one more is refused") {
     json doc = minimal();
     doc["steps"] = json::array();
-    for (int i = 0; i < 50000; ++i) {
+    for (std::size_t i = 0; i < kMaxSteps / 2; ++i) {
         doc["steps"].push_back({{"op", "KVM_SET_USER_MEMORY_REGION"}, {"slot", i % 7}, {"guest_phys_addr", (i % 7) * 0x10000},
                                 {"memory_size", "64K"}, {"userspace_addr", "ram"}, {"expect", 0}});
         doc["steps"].push_back({{"op", "KVM_SET_USER_MEMORY_REGION"}, {"slot", i % 7}, {"guest_phys_addr", 0},
                                 {"memory_size", 0}, {"userspace_addr", 0}, {"expect", 0}});
     }
     const Scenario s = parse_scenario(doc, "long.json");
-    CHECK(s.steps.size() == 100000);
+    CHECK(s.steps.size() == kMaxSteps);
     CHECK(run_failures(s) == 0);
+    doc["steps"].push_back({{"op", "KVM_CHECK_EXTENSION"}, {"cap", "KVM_CAP_NR_MEMSLOTS"}});
+    CHECK_THROWS_AS(parse_scenario(doc, "long.json"), ScenarioError);
+}
+
+TEST_CASE("load_scenario: a number past the double range (1e309) -> ScenarioError, not an internal error") {
+    std::string msg;
+    CHECK(load_error_path(R"({"name": "n", "description": "d", "steps": [{"op": "KVM_CREATE_VCPU", "id": 1e309}]})", &msg) == "");
+    CHECK(msg.find("not valid JSON") != std::string::npos);
+}
+TEST_CASE("parse_scenario: a kernels list naming one profile twice -> ScenarioError at /kernels/1") {
+    json doc = minimal();
+    doc["kernels"] = {"mainline", "mainline"};
+    std::string where;
+    try {
+        parse_scenario(doc, "k.json");
+    } catch (const ScenarioError& e) {
+        where = e.path();
+    }
+    CHECK(where == "/kernels/1");
 }
 
 }  // TEST_SUITE
