@@ -12,10 +12,9 @@ nlohmann::json result_json(const KvmResult& r) {
     return std::string(to_string(*r.err()));
 }
 
-nlohmann::json cap_answer(const std::optional<long>& answer, Cap cap, const std::string& profile, const std::string& path) {
+nlohmann::json cap_answer(const std::optional<long>& answer, Cap cap, const std::string& profile, const std::string& /*path*/) {
     if (!answer)
-        throw ScenarioError(path + "/cap", to_string(cap) + ": the model gives Linux 6.18's answer only, and kernel profile " + profile +
-                                               " predates 6.8; its answer there is not modelled");
+        throw NotModelled(std::string(to_string(cap)) + " on " + profile + ": the model gives Linux 6.18's answer only, and profiles before 6.8 have no modelled answer");
     if (*answer < 0)
         if (auto e = errno_from_value(static_cast<int>(-*answer))) return std::string(to_string(*e));
     return *answer;

@@ -205,7 +205,7 @@ private:
         }
         if (kind < 88) return host_access();
         if (kind < 92) return host_mprotect();
-        if (kind < 94) return {{"op", "host_munmap"}, {"hva", "ram+" + hex(g_.below(kRamPages) * kPage)}, {"size", hex((1 + g_.below(2)) * kPage)}};
+        if (kind < 94 || !options_.caps) return {{"op", "host_munmap"}, {"hva", "ram+" + hex(g_.below(kRamPages) * kPage)}, {"size", hex((1 + g_.below(2)) * kPage)}};
         return check_extension();
     }
 

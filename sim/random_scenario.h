@@ -13,6 +13,9 @@ struct RandomScenarioOptions {
     unsigned steps = 24;
     std::string platform = "pvm";
     unsigned paging_percent = 35;  // sequences that also run 4-level paging with random tables
+    // KVM_CHECK_EXTENSION steps. Off where the other side's kernel configuration is not described
+    // to the model (a QEMU-booted Debian kernel: CONFIG_KVM_MAX_NR_VCPUS, SEV, its vCPU count).
+    bool caps = true;
 };
 
 // A scenario document (contract format, no expectations) drawn from `seed`: memslot creates,

@@ -136,6 +136,9 @@ std::vector<KernelRun> run_scenario(const Scenario& s, Backend& backend, const R
             StepResult res;
             try {
                 res = backend.run(step);
+            } catch (const NotModelled& e) {
+                res.skipped = true;
+                res.skip_reason = e.why();
             } catch (const ScenarioError& e) {
                 rep.difference = std::string("step cannot run: ") + e.what();
                 rep.bad_input = true;

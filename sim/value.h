@@ -27,6 +27,18 @@ private:
     std::string path_;
 };
 
+// A step the model has no answer for under the profile it runs as (it models another kernel's
+// answer only). Not the file's fault and not an outcome: the runner reports the step as skipped,
+// with this reason, so a comparison counts it as a skip, never as a result.
+class NotModelled : public ScenarioError {
+public:
+    NotModelled(const std::string& why) : ScenarioError("", why), why_(why) {}
+    [[nodiscard]] const std::string& why() const { return why_; }
+
+private:
+    std::string why_;
+};
+
 // Every problem found in one file (parse_scenario goes on past a bad step); what() and path()
 // are the first one's, so a caller that wants one error still gets it.
 class ScenarioErrors : public ScenarioError {

@@ -248,6 +248,7 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     desc.add_options()("help,h", "this help")("seed", po::value<std::string>(), "first seed, 0 or more (sequence i uses seed + i); default 1")(
         "count", po::value<std::string>(), "number of sequences, 0 to 1000000; default 100")("steps", po::value<std::string>(), "steps per sequence, 2 to 10000; default 24")(
         "paging-percent", po::value<std::string>(), "sequences (in percent) that also run 4-level paging on random tables; default 35")(
+        "no-caps", "draw no KVM_CHECK_EXTENSION steps (for a kernel whose configuration the model is not told)")(
         "out", po::value(&out_dir), "folder for the shrunk scenarios (created if missing)")(
         "against", po::value(&against), "kvm (default): the real kernel; model: the model with --apply/--revert toggles")(
         "apply", po::value(&apply)->composing(), "the kernel under test carries this patch: with --against kvm the model applies it; with --against model the other model does")(
@@ -302,7 +303,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         report.header.push_back("model (mainline) against " + other->name());
     }
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
-    const RandomScenarioOptions options{steps, platform, paging_percent};
+    RandomScenarioOptions options{steps, platform, paging_percent};
+    options.caps = vm.count("no-caps") == 0;
     DiffReport total;
     auto disagrees = [&](const nlohmann::json& doc) {
         try {
