@@ -408,8 +408,10 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         // Each unknown key and each bad or missing field is an error of its own, so validate
         // lists them all; the checks after these read the fields, so they wait for all to be fine.
         const std::size_t errors_before = errors.size();
-        for (const auto& [key, value] : raw.items())
-            if (!allowed.contains(key)) collect([&] { check_keys(nlohmann::json{{key, value}}, st.path, allowed); });
+        for (const auto& item : raw.items()) {
+            const std::string key = item.key();  // a named copy: lambdas may not capture structured bindings (clang 14)
+            if (!allowed.contains(key)) collect([&] { check_keys(nlohmann::json{{key, item.value()}}, st.path, allowed); });
+        }
         st.fields = raw;
         StepFields fields(st, s);
         for (const FieldSpec& f : spec->fields)
