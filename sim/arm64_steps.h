@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arm64_stage1_steps.h"
 #include "fields.h"
 #include "model/arm64/arm64_arch.h"
 #include "model/kvm/kvm.h"
@@ -30,6 +31,7 @@ private:
     [[nodiscard]] Cap resolve_cap(const StepFields& f) const;
     kvm& vm_;
     Arm64Arch& arch_;
+    Arm64Stage1Steps stage1_;
 };
 
 }  // namespace kvmsim::sim

@@ -48,7 +48,8 @@ nlohmann::json event_json(const VcpuEvent& e, ExceptionStyle style) {
         j["hva"] = e.signal_addr.value();
         break;
     case VcpuEvent::Kind::Exception:
-        if (style == ExceptionStyle::Arm64) j["exception"] = {{"vector", e.exception.vector}, {"far", e.exception.cr2}};
+        // arm64: ESR_EL1's EC as the vector, its FSC (ISS bits 5:0: which fault, at which level).
+        if (style == ExceptionStyle::Arm64) j["exception"] = {{"vector", e.exception.vector}, {"fsc", e.exception.error_code & 0x3f}, {"far", e.exception.cr2}};
         else j["exception"] = {{"vector", e.exception.vector}, {"error_code", e.exception.error_code}, {"cr2", e.exception.cr2}};
         break;
     }

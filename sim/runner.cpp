@@ -7,7 +7,7 @@ namespace kvmsim::sim {
 namespace {
 
 const std::set<std::string> kHexKeys = {"data", "phys_addr", "hva", "gpa", "pfn", "cr2", "error_code", "flags", "reply", "guest_phys_addr",
-                                        "memory_size", "userspace_addr", "base", "sr", "far", "esr_iss", "fault_ipa"};
+                                        "memory_size", "userspace_addr", "base", "sr", "far", "esr_iss", "fault_ipa", "fsc"};
 
 std::uint8_t vector_number(const nlohmann::json& v) {
     if (v.is_string()) {

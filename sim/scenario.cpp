@@ -16,6 +16,7 @@
 #include "model/x86/platform.h"
 #include "model/x86/x86_arch.h"
 #include "model/arm64/arm64_arch.h"
+#include "arm64_stage1_steps.h"
 
 namespace kvmsim::sim {
 namespace {
@@ -75,6 +76,10 @@ const std::vector<OpSpec>& op_specs() {
         {"KVM_ARM_VCPU_INIT", {{"vcpu", Kind::U32, true}, {"target", Kind::U32, false}, {"features", Kind::StrList, false}}},
         {"vcpu_busy", {{"vcpu", Kind::U32, true}, {"busy", Kind::Bool, true}}},
         {"setrlimit", {{"resource", Kind::String, true}, {"rlim_cur", Kind::U64, true}}},
+        // arm64 guest stage 1 (sim/arm64_stage1_steps.cpp; docs/scenarios.md "arm64 stage 1")
+        {"build_stage1_tables", {{"granule", Kind::String, false}, {"va_bits", Kind::U32, false}, {"root", Kind::U64, true}, {"pool", Kind::U64, true},
+                                 {"pool_size", Kind::U64, true}, {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
+        {"set_stage1_regs", {{"vcpu", Kind::U32, true}, {"ttbr0", Kind::U64, true}, {"granule", Kind::String, false}, {"va_bits", Kind::U32, false}}},
     };
     return specs;
 }
@@ -87,7 +92,7 @@ const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const s
     return none;
 }
 
-const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit"};
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 constexpr std::size_t kMaxErrors = 100;
@@ -172,7 +177,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
             throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
     };
     const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison" ||
-                       op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit";
+                       op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit" || op == "build_stage1_tables" || op == "set_stage1_regs";
     if (ioctl && op != "KVM_GET_DIRTY_LOG") {
         if (e.is_string()) return check_errno(e, path);
         (void)parse_number(e, path);
@@ -210,7 +215,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         for (const auto& [k, v] : e.at("memory_fault").items()) (void)parse_number(v, path + "/memory_fault/" + k);
     }
     if (e.contains("exception")) {
-        check_keys(e.at("exception"), path + "/exception", {"vector", "error_code", "cr2", "far"});
+        check_keys(e.at("exception"), path + "/exception", {"vector", "error_code", "cr2", "far", "fsc"});
         for (const auto& [k, v] : e.at("exception").items())
             if (!(k == "vector" && v.is_string())) (void)parse_number(v, path + "/exception/" + k);
     }
@@ -427,8 +432,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         if (st.op == "KVM_CHECK_EXTENSION") check_cap_modelled(s.arch, fields, st.path + "/cap");
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
             if (raw.contains(f.key)) check_field(fields, f, raw);
-        if (s.arch == "arm64" && (raw.contains("gva") || raw.contains("cpl")))
-            throw ScenarioError(st.path, "arm64 guest accesses go by \"gpa\" (an IPA); \"gva\" and \"cpl\" are x86_64 fields");
+        if (s.arch == "arm64" && raw.contains("cpl")) throw ScenarioError(st.path + "/cpl", "\"cpl\" is an x86_64 field (arm64 accesses run at EL1)");
+        if (s.arch == "arm64") check_arm64_stage1_step(st, fields);
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");

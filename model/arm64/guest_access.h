@@ -4,14 +4,14 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "../kvm/kvm.h"
 #include "../kvm/run.h"
 #include "arm64_arch.h"
+#include "stage1.h"
 
 namespace kvmsim {
-
-enum class Arm64AccessKind { Read, Write, Fetch };
 
 struct Arm64GuestAccess {
     Gpa ipa;
@@ -24,6 +24,11 @@ struct Arm64GuestAccess {
     bool isv = true;
     // ESR_EL2.S1PTW: the access is the guest's own stage-1 page-table walker.
     bool s1ptw = false;
+    // FAR_EL2 when it differs from the IPA: the virtual address of an access made with the MMU
+    // on (for a stage-1 walk, the VA being translated). KVM injects aborts with it.
+    std::optional<Gva> far;
+    // With s1ptw: the walk translates an instruction fetch's address (the abort is an IABT).
+    bool walk_for_fetch = false;
 };
 
 // ESR_ELx.FSC class of a stage-2 abort: no entry at all, or an entry lacking the permission.

@@ -33,7 +33,8 @@ VcpuEvent run_error(Errno e) {
 VcpuEvent inject_abort(std::uint8_t ec, Gpa addr) {
     VcpuEvent ev;
     ev.kind = VcpuEvent::Kind::Exception;
-    ev.exception = GuestException{.vector = ec, .error_code = 0, .cr2 = addr.value()};
+    // inject_abt64(), arch/arm64/kvm/inject_fault.c: always a synchronous external abort.
+    ev.exception = GuestException{.vector = ec, .error_code = a64::FSC_EXTABT, .cr2 = addr.value()};
     return ev;
 }
 

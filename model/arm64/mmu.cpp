@@ -92,7 +92,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
     const vm_area_struct* vma = vm.mm().find_vma(hva);
     if (f.exec_fault && vma && vma->is_pfnmap()) {
         vm.trace().emit("user_mem_abort", [] { return std::string("exec fault on device memory -> prefetch abort injected"); });
-        out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+        out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.far ? Gpa(a.far->value()) : a.ipa));
         return;
     }
     if (arch.is_realm() && profile.has(Patch::CcaRealm) && !writable) {
@@ -132,7 +132,10 @@ bool kvm_is_write_fault(const Profile& profile, const Arm64GuestAccess& a, Stage
 void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
     const bool translation = kind == Stage2FaultKind::Translation;
     const Profile& profile = vm.profile();
-    const bool iabt = a.kind == Arm64AccessKind::Fetch;
+    // An instruction abort: the fetch itself, or the walk translating a fetch's address.
+    const bool iabt = a.kind == Arm64AccessKind::Fetch || (a.s1ptw && a.walk_for_fetch);
+    // kvm_vcpu_get_hfar(): FAR_EL2, the virtual address (the IPA itself with the MMU off).
+    const Gpa far = a.far ? Gpa(a.far->value()) : a.ipa;
     const std::uint8_t ec = iabt ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR;
     // An IPA beyond the VM's IPA size: the guest gets the abort (an address size fault past PARange).
     if (translation && a.ipa.value() >> arch.ipa_bits()) {
@@ -157,13 +160,13 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2Faul
         const std::string why = !hva.ok() ? "no usable memslot" : "write to a read-only memslot";
         if (iabt) {
             vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", instruction fetch -> prefetch abort injected"; });
-            out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, a.ipa));
+            out.events.push_back(inject_abort(ESR_ELx_EC_IABT_CUR, far));
             return;
         }
         if (a.s1ptw) {
             // KVM cannot know what the walker wanted to write: never an MMIO exit.
             vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", stage-1 walk -> data abort injected"; });
-            out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, a.ipa));
+            out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, far));
             return;
         }
         vm.trace().emit("kvm_handle_guest_abort", [&] { return why + " -> io_mem_abort"; });
@@ -183,7 +186,7 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2Faul
                        ": IPA=" + hex(a.ipa.value());
             });
     }
-    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt, .realm_private = realm_private}, a, out);
+    user_mem_abort(vm, arch, slot, gfn, gpa_to_gfn(a.ipa), Fault{.translation = translation, .write_fault = write_fault, .exec_fault = iabt && !a.s1ptw, .realm_private = realm_private}, a, out);
 }
 
 }  // namespace

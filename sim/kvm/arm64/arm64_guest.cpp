@@ -6,11 +6,14 @@
 #include <map>
 #include <memory>
 
+#include "../../arm64_stage1_steps.h"
 #include "../../outcome.h"
 #include "../../runner.h"
 #include "../arch_guest.h"
 #include "../guest_memory.h"
 #include "guest_code.h"
+#include "model/arm64/stage1.h"
+#include "model/arm64/stage1_builder.h"
 #include "vcpu.h"
 
 namespace kvmsim::sim::kvmhost {
@@ -40,6 +43,11 @@ public:
         if (op == "KVM_CREATE_VCPU") return create_vcpu(f);
         if (op == "KVM_ARM_VCPU_INIT") return errno_json(vcpu(step, f).init(ctx_.vm));
         if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") return guest_access(step, f);
+        if (op == "build_stage1_tables") return build_stage1_tables(step, f);
+        if (op == "set_stage1_regs") {
+            const Arm64Stage1Regs r = parse_stage1_regs(f);
+            return errno_json(vcpu(step, f).set_stage1({r.ttbr0.value(), r.granule_shift, r.va_bits}));
+        }
         if (op == "KVM_CREATE_VM") {
             const long fd = raw_ioctl(ctx_.kvm, KVM_CREATE_VM, f.u64("type"));
             if (fd < 0) return errno_json(fd);
@@ -92,9 +100,37 @@ private:
         const GuestRegion r = ctx_.region();
         if (!code_written_) {
             arm64::GuestCode(std::span(r.mem, arm64::GuestCode::kSize));
+            ttbr1_ = arm64::GuestCode::build_high_tables(std::span(r.mem, kGuestRegionSlotSize), r.gpa, kGuestRegionSlotSize);
             code_written_ = true;
         }
-        return {r.gpa, r.gpa + kGuestRegionSlotSize};
+        return {r.gpa, r.gpa + kGuestRegionSlotSize, ttbr1_};
+    }
+
+    // The scenario's tables, written through the VMM's mapping of its slots (model/arm64/stage1_builder).
+    nlohmann::json build_stage1_tables(const Step& step, const StepFields& f) {
+        const Arm64S1BuildSpec spec = parse_stage1_spec(step, f);
+        Arm64S1Memory mem;
+        mem.read = [&](Gpa gpa, std::uint64_t& v) { return guest_phys_rw(ctx_.slots, ctx_.layout, gpa.value(), &v, 8, false); };
+        mem.write = [&](Gpa gpa, std::uint64_t v) { return guest_phys_rw(ctx_.slots, ctx_.layout, gpa.value(), &v, 8, true); };
+        std::uint64_t& used = pool_used_[spec.pool.value()];
+        const Arm64S1BuildResult r = kvmsim::build_stage1_tables(spec, mem, used);
+        if (r.error) throw ScenarioError(step.path, "build_stage1_tables: " + *r.error);
+        used = r.pool_used;
+        ctx_.trace.emit("build_stage1_tables", [&] { return std::to_string(r.entries) + " descriptors written through the VMM's mapping"; });
+        return 0;
+    }
+
+    // Where the scenario's tables send a VA, read as the VMM sees guest memory: where a fetch's
+    // `ret` goes. nullopt when the walk would fault or reach no slot.
+    std::optional<std::uint64_t> host_translate(const arm64::Stage1Setup& s, std::uint64_t va, Arm64AccessKind kind) {
+        const Arm64Stage1Regs regs{true, Gpa(s.ttbr0), s.granule_shift, s.va_bits};
+        const Arm64WalkResult w = arm64_stage1_walk(regs, Gva(va), kind, [&](Gpa at) -> std::optional<std::uint64_t> {
+            std::uint64_t v = 0;
+            if (!guest_phys_rw(ctx_.slots, ctx_.layout, at.value(), &v, 8, false)) return std::nullopt;
+            return v;
+        });
+        if (w.fault != Stage1Fault::None) return std::nullopt;
+        return w.ipa.value();
     }
 
     // The guest's PA size with the MMU off (an address past it faults at stage 1, in the
@@ -110,6 +146,12 @@ private:
 
     // What an access needs before its KVM_RUN; throws Skip where it cannot be reproduced.
     void prepare(const arm64::AccessRequest& req) {
+        // With the MMU on the scenario's mappings are Normal memory: unaligned data accesses are fine.
+        if (req.stage1) {
+            if (req.kind == AccessKind::Fetch && req.address % 4 != 0) throw Skip{"a fetch from an address not 4-byte aligned is a PC alignment fault"};
+            if (auto why = unsafe_slots(ctx_.slots, ctx_.layout, std::nullopt, req.size)) throw Skip{*why};
+            return;
+        }
         if (req.kind != AccessKind::Fetch && req.address % req.size != 0)
             throw Skip{"with the MMU off every data access is to Device memory, where an unaligned access faults at stage 1"};
         if (req.kind == AccessKind::Fetch && req.address % 4 != 0) throw Skip{"a fetch from an address not 4-byte aligned is a PC alignment fault"};
@@ -120,16 +162,22 @@ private:
         arm64::Vcpu& v = vcpu(step, f);
         arm64::AccessRequest req;
         req.kind = step.op == "guest_write" ? AccessKind::Write : step.op == "guest_fetch" ? AccessKind::Fetch : AccessKind::Read;
-        req.address = f.u64("gpa");
+        const bool by_gva = f.has("gva");
+        if (by_gva != v.stage1().has_value())
+            throw ScenarioError(step.path, by_gva ? "an access by \"gva\" needs the MMU on (set_stage1_regs first)" : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
+        req.stage1 = v.stage1();
+        req.address = by_gva ? f.u64("gva") : f.u64("gpa");
+        if (req.stage1 && !granule_supported(v, req.stage1->granule_shift))
+            throw Skip{"the emulated CPU has no " + std::to_string(1u << req.stage1->granule_shift >> 10) + "K stage-1 granule (ID_AA64MMFR0_EL1.TGran)"};
         req.size = req.kind == AccessKind::Fetch ? 4 : f.access_size("size");
         if (req.kind == AccessKind::Write) req.data = f.data("data", req.size);
         if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
         req.isv = f.boolean_or("isv", true);
         if (f.boolean_or("s1ptw", false))
-            throw Skip{"a stage-1 table walk needs the backend's own stage-1 tables placed in the scenario's memory; not built yet"};
+            throw Skip{"a hand-written S1PTW access (\"s1ptw\": true) has no instruction to make it; a real walk needs the MMU on (set_stage1_regs, access by gva)"};
         if ((req.address & 0xfff) + req.size > 0x1000) throw Skip{"the arm64 model takes accesses within one page (this one crosses a page boundary)"};
         prepare(req);
-        if (v.initialised()) {
+        if (v.initialised() && !req.stage1) {
             const unsigned pa = guest_parange(v);
             if (pa < 64 && req.address + req.size > (std::uint64_t{1} << pa))
                 throw Skip{"the address is past the guest's PA size (" + std::to_string(pa) + " bits): with the MMU off, stage 1 faults before stage 2"};
@@ -139,19 +187,21 @@ private:
         // scenario's word put back afterwards. A target in no slot (or in one whose host
         // memory is gone) cannot be fetched, so nothing is written there.
         std::optional<std::uint32_t> saved;
-        if (req.kind == AccessKind::Fetch && scenario_hva(ctx_.slots, req.address)) {
+        std::optional<std::uint64_t> fetch_ipa = req.address;
+        if (req.kind == AccessKind::Fetch && req.stage1) fetch_ipa = host_translate(*req.stage1, req.address, Arm64AccessKind::Fetch);
+        if (req.kind == AccessKind::Fetch && fetch_ipa && scenario_hva(ctx_.slots, *fetch_ipa)) {
             std::uint32_t word = 0, ret = arm64::kRetInsn;
-            if (guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &word, 4, false) &&
-                guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &ret, 4, true))
+            if (guest_phys_rw(ctx_.slots, ctx_.layout, *fetch_ipa, &word, 4, false) && guest_phys_rw(ctx_.slots, ctx_.layout, *fetch_ipa, &ret, 4, true))
                 saved = word;
         }
         ctx_.trace.emit("KVM_RUN", [&] {
             const char* what = req.kind == AccessKind::Fetch ? "blr to" : req.kind == AccessKind::Write ? (req.isv ? "str to" : req.size == 8 ? "stp to" : "str (post-index) to")
                                                                                                         : (req.isv ? "ldr from" : req.size == 8 ? "ldp from" : "ldr (post-index) from");
-            return std::string(what) + " IPA " + hex(req.address) + " (" + std::to_string(req.size) + " bytes) by the backend's guest code at EL1, MMU off";
+            return std::string(what) + (req.stage1 ? " VA " : " IPA ") + hex(req.address) + " (" + std::to_string(req.size) + " bytes) by the backend's guest code at EL1, MMU " +
+                   (req.stage1 ? "on" : "off");
         });
         arm64::AccessOutcome out = v.access(at, req, ctx_.layout);
-        if (saved) (void)guest_phys_rw(ctx_.slots, ctx_.layout, req.address, &*saved, 4, true);
+        if (saved) (void)guest_phys_rw(ctx_.slots, ctx_.layout, *fetch_ipa, &*saved, 4, true);
         if (req.kind == AccessKind::Fetch && out.result.completed) {
             if (!saved) throw Skip{"the fetch completed from memory the backend could not read"};
             out.result.data = *saved;
@@ -169,7 +219,18 @@ private:
     VmContext& ctx_;
     std::map<std::uint32_t, std::unique_ptr<arm64::Vcpu>> vcpus_;
     bool code_written_ = false;
+    std::uint64_t ttbr1_ = 0;
     std::optional<unsigned> parange_;
+    std::map<std::uint64_t, std::uint64_t> pool_used_;  // build_stage1_tables pools, by gpa
+
+    // ID_AA64MMFR0_EL1.TGran4 (31:28, 0xf none), TGran64 (27:24, 0xf none), TGran16 (23:20, 0 none).
+    static bool granule_supported(arm64::Vcpu& v, unsigned shift) {
+        const auto mmfr0 = v.get_reg(kIdAa64Mmfr0El1);
+        if (!mmfr0) return true;  // unreadable: let KVM_RUN decide
+        if (shift == 12) return ((*mmfr0 >> 28) & 0xf) != 0xf;
+        if (shift == 16) return ((*mmfr0 >> 24) & 0xf) != 0xf;
+        return ((*mmfr0 >> 20) & 0xf) != 0;
+    }
 };
 
 }  // namespace

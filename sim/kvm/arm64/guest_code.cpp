@@ -37,6 +37,9 @@ constexpr std::uint32_t kOrrX1X2Lsl32 = 0xaa028021;  // orr x1, x1, x2, lsl #32
 constexpr std::uint32_t kBlrX0 = 0xd63f0000;
 constexpr std::uint32_t kBSelf = 0x14000000;  // b .
 constexpr std::uint32_t kIcIallu = 0xd508751f, kDsbNsh = 0xd503379f, kIsb = 0xd5033fdf;
+// TLBI VMALLE1; DSB ISH: every access walks the scenario's tables afresh, as the model does
+// (it has no TLB), whatever the tables held at an earlier access.
+constexpr std::uint32_t kTlbiVmalle1 = 0xd508871f, kDsbIsh = 0xd5033b9f;
 
 constexpr std::uint64_t kRoutines = 0x800;
 constexpr std::uint64_t kRoutineStride = 0x40;
@@ -65,12 +68,12 @@ GuestCode::GuestCode(std::span<std::uint8_t> mem) {
              str_x(kX3, kX10, kMailFar), kBSelf});
     // A fetch: branch to the target, which holds `ret` while the fetch runs. The I-cache is
     // invalidated first since the backend rewrote the target from the host side.
-    put(mem, routine(AccessKind::Fetch, 4, true), {kIcIallu, kDsbNsh, kIsb, kBlrX0, str_x(kX1, kX10, kMailDone), kBSelf});
+    put(mem, routine(AccessKind::Fetch, 4, true), {kTlbiVmalle1, kIcIallu, kDsbIsh, kIsb, kBlrX0, str_x(kX1, kX10, kMailDone), kBSelf});
     for (AccessKind kind : {AccessKind::Read, AccessKind::Write})
         for (unsigned size : {1u, 2u, 4u, 8u})
             for (bool isv : {true, false}) {
                 const bool load = kind == AccessKind::Read;
-                std::vector<std::uint32_t> code;
+                std::vector<std::uint32_t> code = {kTlbiVmalle1, kDsbIsh, kIsb};
                 if (isv) code.push_back(ldst_unsigned(load, size, kX1, kX0));
                 else if (size < 8) code.push_back(ldst_post(load, size, kX1, kX0));
                 else {
@@ -81,6 +84,24 @@ GuestCode::GuestCode(std::span<std::uint8_t> mem) {
                 code.push_back(kBSelf);
                 put(mem, routine(kind, size, isv), code);
             }
+}
+
+std::uint64_t GuestCode::build_high_tables(std::span<std::uint8_t> slot, std::uint64_t gpa, std::uint64_t slot_size) {
+    // Descriptor bits: valid + table/page, AF, inner shareable, AttrIndx, PXN/UXN.
+    constexpr std::uint64_t kTable = 3, kPage = 3 | 1u << 10 | 3u << 8, kDevice = 1u << 2 | std::uint64_t{3} << 53;
+    const std::uint64_t tables = gpa + kHighTables;
+    auto set = [&](unsigned table, std::uint64_t index, std::uint64_t v) {
+        const std::uint64_t off = kHighTables + table * 0x1000u + index * 8;
+        if (off + 8 > slot.size()) throw std::logic_error("arm64 high tables do not fit");
+        std::memcpy(slot.data() + off, &v, 8);
+    };
+    std::memset(slot.data() + kHighTables, 0, 4 * 0x1000);
+    set(0, (gpa >> 39) & 511, (tables + 0x1000) | kTable);
+    set(1, (gpa >> 30) & 511, (tables + 0x2000) | kTable);
+    set(2, (gpa >> 21) & 511, (tables + 0x3000) | kTable);
+    for (std::uint64_t page = 0; page < slot_size / 0x1000; ++page) set(3, ((gpa >> 12) + page) & 511, (gpa + page * 0x1000) | kPage);
+    set(3, ((gpa + slot_size) >> 12) & 511, (gpa + slot_size) | kPage | kDevice);
+    return tables;
 }
 
 }  // namespace kvmsim::sim::kvmhost::arm64

@@ -1,4 +1,4 @@
-// The backend's own arm64 guest code, at EL1 with the MMU off: a vector table whose handlers
+// The backend's own arm64 guest code, at EL1 with the MMU off or on: a vector table whose handlers
 // report ESR_EL1 and FAR_EL1, and one routine per access (load or store of each size, with a
 // valid syndrome or without one, and an instruction fetch). Every routine and handler ends
 // with stores to the "mailbox", a gpa just past the backend's slot that no slot covers: each
@@ -22,11 +22,21 @@ constexpr std::uint64_t kMailSize = 0x40;
 // The instruction a fetch's target holds while the fetch runs: `ret`, back to the routine.
 constexpr std::uint32_t kRetInsn = 0xd65f03c0;
 
+// With the MMU on, the scenario owns TTBR0 (its own tables, its gvas); the backend's code,
+// vectors and mailbox run from the upper half through TTBR1, at this VA plus their gpa, with
+// tables of the backend's own (GuestCode::build_high_tables()). T1SZ 16, 4K granule.
+constexpr std::uint64_t kHighVa = 0xffff000000000000ull;
+// MAIR_EL1: attribute 0 Normal write-back (the scenario's mappings and the code), 1 Device-nGnRnE
+// (the mailbox).
+constexpr std::uint64_t kMair = 0x00ff;
+
 class GuestCode {
 public:
     // Bytes the code takes at the start of the backend's slot.
     static constexpr std::uint64_t kSize = 0x2000;
     static constexpr std::uint64_t kVectors = 0x0;  // VBAR_EL1 (2 KiB aligned)
+    // The TTBR1 tables, four 4K pages from this offset of the backend's slot.
+    static constexpr std::uint64_t kHighTables = 0x80000;
 
     // Writes the vectors and routines into `mem` (the host side of the code's gpa).
     explicit GuestCode(std::span<std::uint8_t> mem);
@@ -37,6 +47,11 @@ public:
     // (writeback) and one of 8 bytes is a pair of 32-bit registers (ldp/stp): neither sets
     // ESR_EL2.ISV.
     [[nodiscard]] static std::uint64_t routine(AccessKind kind, unsigned size, bool isv);
+
+    // Writes the TTBR1 tables into `slot` (the backend's slot, 2 MiB aligned at `gpa`): its
+    // first `slot_size` bytes Normal memory, the page after it (the mailbox) Device memory.
+    // Returns TTBR1_EL1.
+    static std::uint64_t build_high_tables(std::span<std::uint8_t> slot, std::uint64_t gpa, std::uint64_t slot_size);
 };
 
 }  // namespace kvmsim::sim::kvmhost::arm64

@@ -3,6 +3,7 @@
 #include <linux/kvm.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -16,6 +17,23 @@ std::uint64_t core_reg(std::size_t offset) { return KVM_REG_ARM64 | KVM_REG_SIZE
 std::uint64_t x_reg(unsigned n) { return core_reg(offsetof(kvm_regs, regs.regs) + 8 * n); }
 const std::uint64_t kPc = core_reg(offsetof(kvm_regs, regs.pc));
 constexpr std::uint64_t kVbarEl1 = ARM64_SYS_REG(3, 0, 12, 0, 0);
+constexpr std::uint64_t kSctlrEl1 = ARM64_SYS_REG(3, 0, 1, 0, 0);
+constexpr std::uint64_t kTtbr0El1 = ARM64_SYS_REG(3, 0, 2, 0, 0);
+constexpr std::uint64_t kTtbr1El1 = ARM64_SYS_REG(3, 0, 2, 0, 1);
+constexpr std::uint64_t kTcrEl1 = ARM64_SYS_REG(3, 0, 2, 0, 2);
+constexpr std::uint64_t kMairEl1 = ARM64_SYS_REG(3, 0, 10, 2, 0);
+constexpr std::uint64_t kIdAa64Mmfr0El1 = ARM64_SYS_REG(3, 0, 0, 7, 0);
+
+// SCTLR_EL1.M (MMU), .C (data cacheable), .I (instruction cacheable).
+constexpr std::uint64_t kSctlrMmuOn = 1u << 0 | 1u << 2 | 1u << 12;
+
+// TCR_EL1 for the scenario's TTBR0 and the backend's TTBR1: both walks write-back cacheable,
+// inner shareable; TTBR1 4K with 48 bits; no hardware AF/DBM updates (HA = HD = 0).
+std::uint64_t tcr(const Stage1Setup& s, std::uint64_t mmfr0) {
+    const std::uint64_t tg0 = s.granule_shift == 16 ? 1 : s.granule_shift == 14 ? 2 : 0;
+    const std::uint64_t ips = std::min<std::uint64_t>(mmfr0 & 0xf, 5);  // PARange, at most 48 bits
+    return (64 - s.va_bits) | 1u << 8 | 1u << 10 | 3u << 12 | tg0 << 14 | 16u << 16 | 1u << 24 | 1u << 26 | 3u << 28 | 2u << 30 | ips << 32;
+}
 
 constexpr unsigned kEsrEcShift = 26;
 constexpr std::uint32_t kVectorCurrentElSpxSync = 4;  // entry 4: synchronous, current EL, SP_ELx
@@ -41,6 +59,31 @@ long Vcpu::init(const Fd& vm) {
     if (const long r = raw_ioctl(vm, KVM_ARM_PREFERRED_TARGET, &target); r < 0) return r;
     const long r = raw_ioctl(fd_, KVM_ARM_VCPU_INIT, &target);
     if (r == 0) initialised_ = true;
+    return r;
+}
+
+long Vcpu::set_mmu(const std::optional<Stage1Setup>& stage1, const CodePlace& place) {
+    if (!sctlr_reset_) {
+        sctlr_reset_ = get_reg(kSctlrEl1);
+        if (!sctlr_reset_) return -errno;
+    }
+    if (!stage1) {
+        if (!mmu_on_) return 0;
+        mmu_on_ = false;
+        return set_reg(kSctlrEl1, *sctlr_reset_);
+    }
+    const auto mmfr0 = get_reg(kIdAa64Mmfr0El1);
+    if (!mmfr0) return -errno;
+    for (const auto& [id, value] : {std::pair{kMairEl1, kMair}, {kTcrEl1, tcr(*stage1, *mmfr0)}, {kTtbr0El1, stage1->ttbr0}, {kTtbr1El1, place.ttbr1},
+                                    {kSctlrEl1, *sctlr_reset_ | kSctlrMmuOn}})
+        if (const long r = set_reg(id, value); r < 0) return r;
+    mmu_on_ = true;
+    return 0;
+}
+
+long Vcpu::set_stage1(const Stage1Setup& s) {
+    const long r = set_reg(kTtbr0El1, s.ttbr0);
+    if (r == 0) stage1_ = s;
     return r;
 }
 
@@ -74,10 +117,12 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
     // Before KVM_ARM_VCPU_INIT every register write fails with ENOEXEC; KVM_RUN then reports
     // the same, which is the outcome the step is after.
     if (initialised_) {
-        const bool ok = set_reg(kVbarEl1, place.code_gpa + GuestCode::kVectors) == 0 &&
-                        set_reg(kPc, place.code_gpa + GuestCode::routine(req.kind, req.size, req.isv)) == 0 && set_reg(x_reg(0), req.address) == 0 &&
+        // With the MMU on the code, vectors and mailbox are reached through TTBR1.
+        const std::uint64_t va = req.stage1 ? kHighVa : 0;
+        const bool ok = set_mmu(req.stage1, place) == 0 && set_reg(kVbarEl1, va + place.code_gpa + GuestCode::kVectors) == 0 &&
+                        set_reg(kPc, va + place.code_gpa + GuestCode::routine(req.kind, req.size, req.isv)) == 0 && set_reg(x_reg(0), req.address) == 0 &&
                         set_reg(x_reg(1), req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
-                        set_reg(x_reg(2), req.data >> 32) == 0 && set_reg(x_reg(10), place.mailbox_gpa) == 0;
+                        set_reg(x_reg(2), req.data >> 32) == 0 && set_reg(x_reg(10), va + place.mailbox_gpa) == 0;
         if (!ok) {
             out.other_exit = std::string("KVM_SET_ONE_REG failed: ") + std::strerror(errno);
             return out;
@@ -149,7 +194,8 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
                 continue;
             }
             if (!run_->mmio.is_write) {
-                const std::uint64_t off = at - req.address;
+                // With the MMU on the exit names the IPA, not the VA: one exit covers the access.
+                const std::uint64_t off = req.stage1 ? 0 : at - req.address;
                 std::memset(run_->mmio.data, 0, 8);
                 for (std::uint32_t i = 0; i < run_->mmio.len && i < 8 && off + i < 8; ++i) run_->mmio.data[i] = reply[off + i];
             }

@@ -19,6 +19,13 @@ struct kvm_run;
 
 namespace kvmsim::sim::kvmhost::arm64 {
 
+// The scenario's stage 1 (set_stage1_regs): TTBR0_EL1 and TCR_EL1's T0SZ and TG0.
+struct Stage1Setup {
+    std::uint64_t ttbr0 = 0;
+    unsigned granule_shift = 12;
+    unsigned va_bits = 48;
+};
+
 struct AccessRequest {
     AccessKind kind = AccessKind::Read;
     std::uint64_t address = 0;
@@ -26,12 +33,16 @@ struct AccessRequest {
     bool isv = true;
     std::uint64_t data = 0;        // a store's value
     std::uint64_t mmio_reply = 0;  // bytes handed to MMIO loads, by offset within the access
+    // Set: the MMU is on and `address` is a VA through the scenario's TTBR0 tables; the code
+    // runs from the upper half (kHighVa) through the backend's TTBR1 tables.
+    std::optional<Stage1Setup> stage1;
 };
 
 // Where the backend's code is: the routines' gpa and the mailbox (guest_code.h).
 struct CodePlace {
     std::uint64_t code_gpa = 0;
     std::uint64_t mailbox_gpa = 0;
+    std::uint64_t ttbr1 = 0;  // the backend's upper-half tables (GuestCode::build_high_tables())
 };
 
 struct AccessOutcome {
@@ -58,11 +69,19 @@ public:
     // One access. A vCPU that was never initialised still runs (KVM_RUN reports ENOEXEC).
     AccessOutcome access(const CodePlace& place, const AccessRequest& request, const HostLayout& layout, const MmioAnswer* answer = nullptr);
 
+    // set_stage1_regs: TTBR0_EL1 written now (KVM_SET_ONE_REG: 0 or -errno); the rest of the
+    // MMU set-up is written before each access that has `stage1`.
+    long set_stage1(const Stage1Setup& s);
+    [[nodiscard]] const std::optional<Stage1Setup>& stage1() const { return stage1_; }
+
     // KVM_GET_ONE_REG; nullopt when refused.
     std::optional<std::uint64_t> get_reg(std::uint64_t id);
 
 private:
     long set_reg(std::uint64_t id, std::uint64_t value);
+    // MAIR/TCR/TTBR0/TTBR1/SCTLR_EL1 for the request: the MMU on with the scenario's tables, or
+    // SCTLR_EL1 back to its reset value (MMU off). 0 or -errno.
+    long set_mmu(const std::optional<Stage1Setup>& stage1, const CodePlace& place);
     // KVM applies the PC advance of a completed MMIO access at the next KVM_RUN: one run with
     // immediate_exit set settles it before the PC is overwritten.
     void settle();
@@ -72,6 +91,9 @@ private:
     std::size_t run_size_;
     bool initialised_ = false;
     bool unsettled_ = false;
+    std::optional<std::uint64_t> sctlr_reset_;  // SCTLR_EL1 as KVM_ARM_VCPU_INIT left it
+    bool mmu_on_ = false;
+    std::optional<Stage1Setup> stage1_;
 };
 
 }  // namespace kvmsim::sim::kvmhost::arm64

@@ -1,0 +1,51 @@
+#include "gva_access.h"
+
+#include <string>
+
+#include "mmio.h"
+
+namespace kvmsim {
+
+Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
+    Arm64GuestAccessResult res;
+    // Each descriptor read goes through stage 2 as the walker's own 8-byte load: TCR_EL1.HA is
+    // off, so the walker never writes (no AF or DBM updates).
+    const Arm64DescReader read = [&](Gpa at) -> std::optional<std::uint64_t> {
+        Arm64GuestAccess d;
+        d.ipa = at;
+        d.size = 8;
+        d.kind = Arm64AccessKind::Read;
+        d.s1ptw = true;
+        d.walk_for_fetch = a.kind == Arm64AccessKind::Fetch;
+        d.far = va;
+        const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, d);
+        res.stage2_fault |= r.stage2_fault;
+        if (r.run.completed && r.run.events.empty()) return r.run.data;
+        res.run.events = r.run.events;
+        return std::nullopt;
+    };
+    const Arm64WalkResult w = arm64_stage1_walk(regs, va, a.kind, read);
+    if (w.fault == Stage1Fault::Stage2) {
+        vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + ": the walk's level-" + std::to_string(w.level) + " descriptor read did not complete"; });
+        return res;
+    }
+    if (w.fault != Stage1Fault::None) {
+        vm.trace().emit("stage 1", [&] {
+            return "va " + hex(va.value()) + ": " + std::string(to_string(w.fault)) + " at level " + std::to_string(w.level) + " -> the guest takes it (FSC " + hex(w.fsc()) + ")";
+        });
+        VcpuEvent e = inject_abort(a.kind == Arm64AccessKind::Fetch ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR, Gpa(va.value()));
+        e.exception.error_code = w.fsc();
+        res.run.events.push_back(e);
+        return res;
+    }
+    vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + " -> ipa " + hex(w.ipa.value()) + " (level " + std::to_string(w.level) + " leaf " + hex(w.leaf) + ")"; });
+    a.ipa = w.ipa;
+    a.far = va;
+    a.s1ptw = false;
+    const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, a);
+    res.run = r.run;
+    res.stage2_fault |= r.stage2_fault;
+    return res;
+}
+
+}  // namespace kvmsim
