@@ -6,6 +6,7 @@
 #include "model/kvm/caps.h"
 #include "model/trace.h"
 #include "model/x86/x86_arch.h"
+#include "random_gen.h"
 #include "value.h"
 
 namespace kvmsim::sim {
@@ -21,19 +22,6 @@ constexpr std::uint64_t kShmHva = kRomHva + 0x1000000;
 constexpr std::uint64_t kShmPages = 8;
 constexpr std::uint64_t kShroHva = kShmHva + 0x1000000;
 constexpr std::uint64_t kShroPages = 4;
-
-class Gen {
-public:
-    explicit Gen(std::uint64_t seed) : rng_(seed) {}
-
-    std::uint64_t below(std::uint64_t n) { return n ? std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng_) : 0; }
-    bool chance(unsigned percent) { return below(100) < percent; }
-    template <typename T>
-    const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
-
-private:
-    std::mt19937_64 rng_;
-};
 
 struct SlotState {
     std::uint32_t id;
@@ -257,7 +245,10 @@ private:
 
 }  // namespace
 
-nlohmann::json random_scenario(std::uint64_t seed, const RandomScenarioOptions& options) { return Builder(seed, options).build(seed); }
+nlohmann::json random_scenario(std::uint64_t seed, const RandomScenarioOptions& options) {
+    if (options.arch == "arm64") return random_arm64_scenario(seed, options);
+    return Builder(seed, options).build(seed);
+}
 
 nlohmann::json shrink_scenario(const nlohmann::json& doc, const std::function<bool(const nlohmann::json&)>& still_fails, unsigned max_tries) {
     nlohmann::json best = doc;

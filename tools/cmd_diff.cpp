@@ -249,6 +249,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         "count", po::value<std::string>(), "number of sequences, 0 to 1000000; default 100")("steps", po::value<std::string>(), "steps per sequence, 2 to 10000; default 24")(
         "paging-percent", po::value<std::string>(), "sequences (in percent) that also run 4-level paging on random tables; default 35")(
         "no-caps", "draw no KVM_CHECK_EXTENSION steps (for a kernel whose configuration the model is not told)")(
+        "arch", po::value<std::string>(), "x86_64 or arm64: the sequences' architecture (default: arm64 with --backend qemu-arm64, else x86_64); "
+                                          "with arm64, --paging-percent is the share of sequences with the MMU on")(
         "out", po::value(&out_dir), "folder for the shrunk scenarios (created if missing)")(
         "against", po::value(&against), "kvm (default): the real kernel; model: the model with --apply/--revert toggles")(
         "apply", po::value(&apply)->composing(), "the kernel under test carries this patch: with --against kvm the model applies it; with --against model the other model does")(
@@ -305,6 +307,8 @@ int cmd_fuzz(const std::vector<std::string>& args) {
     auto model = against == "kvm" && !(apply.empty() && revert.empty()) ? make_toggled_model_backend(apply, revert) : make_model_backend();
     RandomScenarioOptions options{steps, platform, paging_percent};
     options.caps = vm.count("no-caps") == 0;
+    options.arch = vm.count("arch") ? vm["arch"].as<std::string>() : backend_name == "qemu-arm64" ? "arm64" : "x86_64";
+    if (options.arch != "x86_64" && options.arch != "arm64") throw po::error("--arch takes x86_64 or arm64");
     DiffReport total;
     auto disagrees = [&](const nlohmann::json& doc) {
         try {
