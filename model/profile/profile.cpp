@@ -16,7 +16,7 @@ constexpr std::array kProfiles = {
     ProfileInfo{"v3.7", "Linux 3.7: v3.6 plus the read-only memslot series (KVM_MEM_READONLY, KVM_CAP_READONLY_MEM)", "x86_64"},
     ProfileInfo{"v3.11", "Linux 3.11, the last release before \"KVM: mmu: allow page tables to be in read-only slots\": every modelled upstream patch released by then", "x86_64"},
     ProfileInfo{"v3.12", "Linux 3.12: v3.11 plus ro-page-tables (guest page tables may live in read-only slots)", "x86_64"},
-    ProfileInfo{"v6.1", "Linux 6.1 (Debian 12's kernel, booted by the qemu backends): every modelled upstream patch released by 6.1", "any"},
+    ProfileInfo{"v6.1", "Linux 6.1 (Debian 12's kernel, booted by the qemu backends): every modelled upstream patch released by 6.1, plus the stable backports Debian's 6.1.y carries (arm64-s1ptw-ro-fix, in 6.1.7)", "any"},
     ProfileInfo{"v6.12", "Linux 6.12 (Debian 12's backports kernel, booted by the qemu backends): every modelled upstream patch released by 6.12", "any"},
     ProfileInfo{"mainline", "Linux 6.18, the kernel on the project's machines (every upstream patch modelled)", "any"},
     // arm64 profiles: posted series on top of the upstream patches of their base (docs/arm64.md)
@@ -76,7 +76,16 @@ std::span<const ProfileInfo> all_profiles() { return kProfiles; }
 std::optional<Profile> find_profile(std::string_view name) {
     if (name == "v3.6") return Profile("v3.6", {});
     if (name == "v3.7") return Profile("v3.7", {Patch::FlagsCheck, Patch::HideMemslotInvalid, Patch::ReadonlyMemslot});
-    if (name == "v3.11" || name == "v3.12" || name == "v6.1" || name == "v6.12") return profile_at_release(std::string(name), name);
+    if (name == "v6.1") {
+        // Debian's 6.1 is 6.1.y stable: it carries the stable backports of later fixes. The
+        // S1PTW fix went to 6.1.7 (Debian's changelog, "New upstream stable update ...
+        // ChangeLog-6.1.7": "[arm64] KVM: arm64: Fix S1PTW handling on RO memslots"); the
+        // booted 6.1.0-57 (6.1.192) reads tables in a read-only slot as 6.12 does.
+        Profile p = profile_at_release(std::string(name), name);
+        p.apply(Patch::Arm64S1ptwRoFix);
+        return p;
+    }
+    if (name == "v3.11" || name == "v3.12" || name == "v6.12") return profile_at_release(std::string(name), name);
     if (name == "mainline") return upstream("mainline");
     if (name.starts_with("cca-")) {
         Profile p = upstream(std::string(name));
