@@ -1,5 +1,6 @@
 #include "arm64_stage1_steps.h"
 
+#include "model/arm64/arm64_arch.h"
 #include "model/kvm/translate.h"
 #include "scenario.h"
 

@@ -10,9 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "fields.h"
-#include "model/arm64/arm64_arch.h"
 #include "model/arm64/stage1_builder.h"
 #include "model/kvm/kvm.h"
+
+namespace kvmsim {
+class Arm64Arch;
+}
 
 namespace kvmsim::sim {
 

@@ -137,7 +137,17 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2Faul
     // kvm_vcpu_get_hfar(): FAR_EL2, the virtual address (the IPA itself with the MMU off).
     const Gpa far = a.far ? Gpa(a.far->value()) : a.ipa;
     const std::uint8_t ec = iabt ? ESR_ELx_EC_IABT_CUR : ESR_ELx_EC_DABT_CUR;
-    // An IPA beyond the VM's IPA size: the guest gets the abort (an address size fault past PARange).
+    // Beyond the sanitised PARange (the host's IPA limit): kvm_inject_size_fault(),
+    // arch/arm64/kvm/inject_fault.c, an abort at the IPA whose FSC is cleared to 0 (an
+    // address size fault at level 0).
+    if (translation && arch.host().ipa_limit < 64 && a.ipa.value() >> arch.host().ipa_limit) {
+        vm.trace().emit("kvm_handle_guest_abort", [&] { return "IPA " + hex(a.ipa.value()) + " beyond the host's " + std::to_string(arch.host().ipa_limit) + "-bit IPA limit -> address size fault injected"; });
+        VcpuEvent e = inject_abort(ec, a.ipa);
+        e.exception.error_code = a64::FSC_ADDRSZ;
+        out.events.push_back(e);
+        return;
+    }
+    // Between the VM's IPA size and the limit: a plain external abort at the IPA.
     if (translation && a.ipa.value() >> arch.ipa_bits()) {
         vm.trace().emit("kvm_handle_guest_abort", [&] { return "IPA " + hex(a.ipa.value()) + " outside the VM's " + std::to_string(arch.ipa_bits()) + "-bit IPA space -> abort injected"; });
         out.events.push_back(inject_abort(ec, a.ipa));

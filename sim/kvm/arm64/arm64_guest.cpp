@@ -164,7 +164,8 @@ private:
         req.kind = step.op == "guest_write" ? AccessKind::Write : step.op == "guest_fetch" ? AccessKind::Fetch : AccessKind::Read;
         const bool by_gva = f.has("gva");
         if (by_gva != v.stage1().has_value())
-            throw ScenarioError(step.path, by_gva ? "an access by \"gva\" needs the MMU on (set_stage1_regs first)" : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
+            throw ScenarioError(step.path + (by_gva ? "/gva" : "/gpa"), by_gva ? "an access by \"gva\" needs the MMU on (set_stage1_regs first)"
+                                                                            : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
         req.stage1 = v.stage1();
         req.address = by_gva ? f.u64("gva") : f.u64("gpa");
         if (req.stage1 && !granule_supported(v, req.stage1->granule_shift))
