@@ -50,9 +50,25 @@ TEST_CASE("parse_scenario: arm64-only ops and fields are refused on x86 -> their
     // and the x86 paging steps and gva accesses on arm64
     CHECK(error_path(scenario("arm64", {{{"op", "build_page_tables"}, {"mode", "4-level"}, {"root", 0}, {"pool", 0}, {"pool_size", 0}, {"map", nlohmann::json::array()}}})) ==
           "/steps/0/op");
-    CHECK(error_path(scenario("arm64", {{{"op", "guest_read"}, {"vcpu", 0}, {"gva", 0}, {"size", 4}}})) == "/steps/0");
+    CHECK(error_path(scenario("arm64", {{{"op", "guest_read"}, {"vcpu", 0}, {"gva", 0}, {"size", 4}, {"cpl", 3}}})) == "/steps/0/cpl");
+    // the arm64 stage-1 steps on x86
+    CHECK(error_path(scenario("x86_64", {{{"op", "set_stage1_regs"}, {"vcpu", 0}, {"ttbr0", 0}}})) == "/steps/0/op");
+    CHECK(error_path(scenario("x86_64", {{{"op", "build_stage1_tables"}, {"root", 0}, {"pool", 0}, {"pool_size", 0}, {"map", nlohmann::json::array()}}})) ==
+          "/steps/0/op");
     CHECK(error_path(scenario("x86_64", {{{"op", "guest_read"}, {"vcpu", 0}, {"gpa", 0}, {"size", 4}, {"isv", false}}})) == "/steps/0/isv");
     CHECK(error_path(scenario("x86_64", kVcpu, {{"vm", {{"realm", true}}}})) == "/vm/realm");
+}
+
+TEST_CASE("parse_scenario: bad arm64 stage-1 values -> their paths") {
+    const nlohmann::json map = nlohmann::json::array({{{"gva", 0x10000}, {"gpa", 0x1000}}});
+    CHECK(error_path(scenario("arm64", {{{"op", "build_stage1_tables"}, {"root", 0}, {"pool", 0x1000}, {"pool_size", 0x1000}, {"granule", "8K"}, {"map", map}}})) ==
+          "/steps/0/granule");
+    CHECK(error_path(scenario("arm64", {{{"op", "build_stage1_tables"}, {"root", 0}, {"pool", 0x1000}, {"pool_size", 0x1000}, {"va_bits", 52}, {"map", map}}})) ==
+          "/steps/0/va_bits");
+    const nlohmann::json bad_flag = nlohmann::json::array({{{"gva", 0x10000}, {"gpa", 0x1000}, {"flags", {"W"}}}});
+    CHECK(error_path(scenario("arm64", {{{"op", "build_stage1_tables"}, {"root", 0}, {"pool", 0x1000}, {"pool_size", 0x1000}, {"map", bad_flag}}})) ==
+          "/steps/0/map/0/flags/0");
+    CHECK(error_path(scenario("arm64", {{{"op", "set_stage1_regs"}, {"vcpu", 0}, {"ttbr0", "0x1000000000000"}}})) == "/steps/0/ttbr0");
 }
 
 TEST_CASE("parse_scenario: bad arm64 values -> their paths") {
