@@ -53,7 +53,7 @@ void check_array_of(const nlohmann::json& e, const char* key, const std::string&
                 for (const auto& n : keys) list += (list.empty() ? "" : ", ") + n;
                 throw ScenarioError(pi + "/" + k, "unknown key \"" + k + "\" (expected one of: " + list + ")");
             }
-            if (v.is_boolean() || k == "device" || k == "decision" || k == "exit") continue;
+            if (v.is_boolean() || k == "device" || k == "decision" || k == "exit" || k == "name" || k == "what") continue;
             (void)parse_number(v, pi + "/" + k);
         }
     }
@@ -111,7 +111,7 @@ void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
     if (e.contains("completed") && !e.at("completed").is_boolean()) throw ScenarioError(path + "/completed", "expected true or false");
     check_array_of(e, "log", path, {});
     check_array_of(e, "listing", path, {});
-    check_array_of(e, "map", path, {});
+    check_array_of(e, "map", path, {"name", "base", "size", "what"});
     check_array_of(e, "bank_order", path, {});
     check_array_of(e, "memslots", path, {"slot", "guest_phys_addr", "memory_size", "userspace_addr", "flags"});
     check_array_of(e, "exits", path, {"exit", "phys_addr", "len", "is_write", "data", "device", "decision", "reply"});
@@ -242,7 +242,7 @@ private:
         const vmm::VmmArch arch = f.has("arch") ? *vmm::vmm_arch_from_string(f.string("arch")) : vmm_.arch;
         nlohmann::json map = nlohmann::json::array();
         for (const vmm::MapArea& a : vmm::kvmtool_memory_map(arch))
-            map.push_back(hex(a.base) + "-" + (a.size ? hex(a.base + a.size - 1) : std::string("...")) + " " + std::string(a.name) + ": " + std::string(a.what));
+            map.push_back({{"name", std::string(a.name)}, {"base", a.base}, {"size", a.size}, {"what", std::string(a.what)}});
         nlohmann::json banks = nlohmann::json::array();
         for (const vmm::BankOrder& b : vmm::kvmtool_bank_order(arch))
             banks.push_back(std::string(b.bank) + " by " + std::string(b.registered_by) + " when " + std::string(b.when));
