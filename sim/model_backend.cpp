@@ -50,6 +50,7 @@ public:
             Arm64Arch& arm64 = *arch;
             kvm_ = std::make_unique<kvm>(*mm_, profile, std::move(arch));
             arm64_ = std::make_unique<Arm64Steps>(*kvm_, arm64);
+            vmm_ = std::make_unique<VmmSteps>(make_arm64_model_vmm_host(*kvm_, *mm_, arm64));
             kvm_->trace().enable(config.trace);
             map_host(scenario);
             return;
@@ -155,7 +156,7 @@ private:
             return result_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
         if (op == "kvm_call") return kvm_call(f);
-        if (arm64_ && (is_vmm_op(op) || op == "KVM_SET_SREGS" || op == "build_page_tables" || op == "guest_fetch"))
+        if (arm64_ && (op == "KVM_SET_SREGS" || op == "build_page_tables" || op == "guest_fetch"))
             throw ScenarioError(step.path + "/op", "\"" + op + "\" is an x86_64 step; this scenario is arm64");
         if (is_vmm_op(op)) return vmm_->run(step, f);
         if (op == "KVM_SET_SREGS") return paging_.set_sregs(*kvm_, platform_, step, f);

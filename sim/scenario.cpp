@@ -60,7 +60,8 @@ const std::vector<OpSpec>& op_specs() {
         {"vmm_destroy_mem", {{"gpa", Kind::U64, true}, {"size", Kind::U64, true}, {"hva", Kind::Hva, true}}},
         {"vmm_mem_banks", {{"type", Kind::String, false}}},
         {"vmm_mem_type_to_string", {{"type", Kind::String, true}}},
-        {"vmm_options", {{"debug_mmio", Kind::Bool, false}}},
+        {"vmm_options", {{"debug_mmio", Kind::Bool, false}, {"debug_ioport", Kind::Bool, false}}},
+        {"vmm_memory_map", {{"arch", Kind::String, false}}},
         {"vmm_scratch_device", {{"gpa", Kind::U64, true}, {"size", Kind::U64, true}}},
         {"vmm_cfi_flash", {{"hva", Kind::Hva, true}, {"file_size", Kind::U64, true}, {"base", Kind::U64, false}, {"mapping", Kind::String, false}}},
         {"vmm_guest_read", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"size", Kind::Size, true}}},
@@ -88,7 +89,9 @@ const std::vector<OpSpec>& op_specs() {
 const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const std::string& op) {
     static const std::vector<FieldSpec> none;
     static const std::vector<FieldSpec> arm64_access = {{"isv", Kind::Bool, false}, {"s1ptw", Kind::Bool, false}};
+    static const std::vector<FieldSpec> arm64_vmm_access = {{"isv", Kind::Bool, false}};
     if (arch == "arm64" && (op == "guest_read" || op == "guest_write" || op == "guest_fetch")) return arm64_access;
+    if (arch == "arm64" && (op == "vmm_guest_read" || op == "vmm_guest_write")) return arm64_vmm_access;
     return none;
 }
 
@@ -405,8 +408,9 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             throw ScenarioError(st.path + "/op", "unknown op \"" + st.op + "\"" + did_you_mean(st.op, names) + " (expected one of: " + list + ")");
         }
         if (kArm64OnlyOps.contains(st.op) && s.arch != "arm64") throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is arm64 only");
-        if ((kX86OnlyOps.contains(st.op) || is_vmm_op(st.op)) && s.arch != "x86_64")
-            throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is x86_64 only");
+        if (kX86OnlyOps.contains(st.op) && s.arch != "x86_64") throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is x86_64 only");
+        if (is_vmm_op(st.op) && s.arch != "x86_64" && s.arch != "arm64")
+            throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" runs kvmtool's x86_64 or arm64 build; this scenario is " + s.arch);
         std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
         for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op)) allowed.insert(f.key);

@@ -14,7 +14,7 @@ namespace {
 
 const std::set<std::string, std::less<>> kVmmOps = {"vmm_register_mem", "vmm_destroy_mem",    "vmm_mem_banks",  "vmm_mem_type_to_string",
                                                     "vmm_cfi_flash",    "vmm_scratch_device", "vmm_guest_read", "vmm_guest_write",
-                                                    "vmm_options"};
+                                                    "vmm_options",      "vmm_memory_map"};
 
 std::optional<vmm::FlashMapping> mapping_from_string(std::string_view s) {
     if (s == "kvmtool") return vmm::FlashMapping::Kvmtool;
@@ -53,7 +53,7 @@ void check_array_of(const nlohmann::json& e, const char* key, const std::string&
                 for (const auto& n : keys) list += (list.empty() ? "" : ", ") + n;
                 throw ScenarioError(pi + "/" + k, "unknown key \"" + k + "\" (expected one of: " + list + ")");
             }
-            if (v.is_boolean() || k == "device" || k == "decision" || k == "exit") continue;
+            if (v.is_boolean() || k == "device" || k == "decision" || k == "exit" || k == "name" || k == "what") continue;
             (void)parse_number(v, pi + "/" + k);
         }
     }
@@ -73,6 +73,8 @@ bool is_vmm_op(std::string_view op) { return kVmmOps.contains(op); }
 
 void check_vmm_step(const StepFields& f, const std::string& op) {
     if (f.has("type")) (void)mem_type(f, "type");
+    if (op == "vmm_memory_map" && f.has("arch") && !vmm::vmm_arch_from_string(f.string("arch")))
+        throw ScenarioError(f.path("arch"), "expected \"x86_64\", \"arm64\" or \"riscv64\"");
     if (f.has("mapping") && !mapping_from_string(f.string("mapping")))
         throw ScenarioError(f.path("mapping"), "expected \"kvmtool\", \"mmio-fallback\" or \"ram-fallback\"");
     if (op == "vmm_scratch_device" && (f.u64("size") == 0 || f.u64("size") > vmm::ScratchDevice::kMaxSize))
@@ -86,7 +88,8 @@ void check_vmm_step(const StepFields& f, const std::string& op) {
 void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
     if (!e.is_object()) throw ScenarioError(path, "a VMM step expects an object such as {\"ret\": 0} or {\"data\": ...}, got " + e.dump());
     static const std::set<std::string> keys = {"ret", "log", "memslots", "flash", "vmm", "listing", "mem_slots", "string", "size",
-                                               "exits", "data", "completed", "errno", "signal", "exception", "death"};
+                                               "exits", "data", "completed", "errno", "signal", "exception", "death",
+                                               "map", "bank_order"};
     for (const auto& [k, v] : e.items())
         if (!keys.contains(k)) {
             std::string list;
@@ -108,6 +111,8 @@ void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
     if (e.contains("completed") && !e.at("completed").is_boolean()) throw ScenarioError(path + "/completed", "expected true or false");
     check_array_of(e, "log", path, {});
     check_array_of(e, "listing", path, {});
+    check_array_of(e, "map", path, {"name", "base", "size", "what"});
+    check_array_of(e, "bank_order", path, {});
     check_array_of(e, "memslots", path, {"slot", "guest_phys_addr", "memory_size", "userspace_addr", "flags"});
     check_array_of(e, "exits", path, {"exit", "phys_addr", "len", "is_write", "data", "device", "decision", "reply"});
     if (e.contains("flash")) {
@@ -129,6 +134,20 @@ void check_vmm_expect(const nlohmann::json& e, const std::string& path) {
         throw ScenarioError(path + "/errno", "expected an errno name such as \"EFAULT\"");
 }
 
+nlohmann::json model_memslots(kvm& vm) {
+    std::vector<const kvm_memory_slot*> slots;
+    vm.memslots(0).for_each([&](const kvm_memory_slot& s) { slots.push_back(&s); });
+    std::sort(slots.begin(), slots.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    nlohmann::json out = nlohmann::json::array();
+    for (const kvm_memory_slot* s : slots)
+        out.push_back({{"slot", s->id},
+                       {"guest_phys_addr", gfn_to_gpa(s->base_gfn).value()},
+                       {"memory_size", s->npages * PAGE_SIZE},
+                       {"userspace_addr", s->userspace_addr.value()},
+                       {"flags", s->flags}});
+    return out;
+}
+
 namespace vmm_detail {
 
 // The VMM's outside world as the kernel model.
@@ -144,19 +163,7 @@ public:
     }
 
     // The kernel's memslot table of address space 0, as a debugger would show it.
-    nlohmann::json memslots() const override {
-        std::vector<const kvm_memory_slot*> slots;
-        kvm_.memslots(0).for_each([&](const kvm_memory_slot& s) { slots.push_back(&s); });
-        std::sort(slots.begin(), slots.end(), [](auto* a, auto* b) { return a->id < b->id; });
-        nlohmann::json out = nlohmann::json::array();
-        for (const kvm_memory_slot* s : slots)
-            out.push_back({{"slot", s->id},
-                           {"guest_phys_addr", gfn_to_gpa(s->base_gfn).value()},
-                           {"memory_size", s->npages * PAGE_SIZE},
-                           {"userspace_addr", s->userspace_addr.value()},
-                           {"flags", s->flags}});
-        return out;
-    }
+    nlohmann::json memslots() const override { return model_memslots(kvm_); }
 
 private:
     kvm& kvm_;
@@ -167,7 +174,7 @@ private:
 
 class Session {
 public:
-    explicit Session(std::unique_ptr<VmmHost> host) : host_(std::move(host)), vmm_(host_->ioctls(), host_->memory()) {}
+    explicit Session(std::unique_ptr<VmmHost> host) : host_(std::move(host)), vmm_(host_->ioctls(), host_->memory()) { vmm_.arch = host_->arch(); }
 
     nlohmann::json run(const Step& step, const StepFields& f) {
         nlohmann::json j = dispatch(step, f);
@@ -200,6 +207,7 @@ private:
         if (op == "vmm_mem_type_to_string") return {{"string", std::string(vmm::kvm_mem_type_to_string(mem_type(f, "type")))}};
         if (op == "vmm_options") {
             vmm_.debug_mmio = f.boolean_or("debug_mmio", vmm_.debug_mmio);
+            vmm_.debug_ioport = f.boolean_or("debug_ioport", vmm_.debug_ioport);
             return nlohmann::json::object();
         }
         if (op == "vmm_scratch_device") {
@@ -207,6 +215,7 @@ private:
             return {{"ret", result_json(vmm_.mmio_bus().register_mmio(Gpa(f.u64("gpa")), f.u64("size"), dev))}};
         }
         if (op == "vmm_cfi_flash") return cfi_flash(step, f);
+        if (op == "vmm_memory_map") return memory_map(f);
         return guest_access(step, f);
     }
 
@@ -228,6 +237,18 @@ private:
         return {{"ret", result_json(r)}, {"size", size}};
     }
 
+    // kvmtool's map and start-up bank order for the scenario's arch, or the one named.
+    nlohmann::json memory_map(const StepFields& f) {
+        const vmm::VmmArch arch = f.has("arch") ? *vmm::vmm_arch_from_string(f.string("arch")) : vmm_.arch;
+        nlohmann::json map = nlohmann::json::array();
+        for (const vmm::MapArea& a : vmm::kvmtool_memory_map(arch))
+            map.push_back({{"name", std::string(a.name)}, {"base", a.base}, {"size", a.size}, {"what", std::string(a.what)}});
+        nlohmann::json banks = nlohmann::json::array();
+        for (const vmm::BankOrder& b : vmm::kvmtool_bank_order(arch))
+            banks.push_back(std::string(b.bank) + " by " + std::string(b.registered_by) + " when " + std::string(b.when));
+        return {{"map", map}, {"bank_order", banks}};
+    }
+
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
         const std::optional<vmm::KvmRun> run = host_->vcpu_run(f.u32("vcpu"));
         if (!run) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
@@ -236,6 +257,11 @@ private:
         a.size = f.access_size("size");
         a.is_write = step.op == "vmm_guest_write";
         if (a.is_write) a.data = f.data("data", a.size);
+        a.isv = f.boolean_or("isv", true);
+        // arm64 guest code issues one load or store; it never crosses a page (the x86 emulator
+        // splits such an access into one exit per page, arm64 has no such path).
+        if (vmm_.arch == vmm::VmmArch::Arm64 && (a.gpa.value() & 0xfff) + a.size > 0x1000)
+            throw ScenarioError(f.path("gpa"), "an arm64 access stays within one page (this one crosses a page boundary)");
         const vmm::AccessOutcome out = vmm_.run_access(f.u32("vcpu"), a, *run);
         nlohmann::json j;
         nlohmann::json exits = nlohmann::json::array();

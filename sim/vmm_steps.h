@@ -17,6 +17,10 @@
 #include "model/x86/platform.h"
 #include "scenario.h"
 
+namespace kvmsim {
+class Arm64Arch;  // model/arm64/arm64_arch.h: not included here, its names clash with <linux/kvm.h>
+}
+
 namespace kvmsim::sim {
 
 [[nodiscard]] bool is_vmm_op(std::string_view op);
@@ -41,7 +45,14 @@ public:
     // The memslots of address space 0 in id order, each {slot, guest_phys_addr, memory_size,
     // userspace_addr, flags}, at the scenario's addresses.
     [[nodiscard]] virtual nlohmann::json memslots() const = 0;
+    // The kvmtool build that runs: arm and riscv route MMIO exits below 64 KiB to port I/O.
+    [[nodiscard]] virtual vmm::VmmArch arch() const { return vmm::VmmArch::X86_64; }
 };
+
+// The kernel model's memslot table of address space 0, in the form VmmHost::memslots() gives.
+[[nodiscard]] nlohmann::json model_memslots(kvm& vm);
+// The VMM's outside world as the arm64 kernel model (sim/vmm_arm64_host.cpp).
+[[nodiscard]] std::unique_ptr<VmmHost> make_arm64_model_vmm_host(kvm& vm, HostMm& mm, Arm64Arch& arch);
 
 // One VMM per VM, created with the VM and driven by the VMM steps.
 class VmmSteps {

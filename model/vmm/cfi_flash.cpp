@@ -100,7 +100,20 @@ std::uint64_t CfiFlash::flash_size(std::uint64_t file_size) {
     return std::min(rounded, KVM_FLASH_MAX_SIZE);
 }
 
-CfiFlash::CfiFlash(const CfiFlashConfig& c) : base_(c.base), size_(flash_size(c.file_size)), flash_memory_(c.flash_memory), mapping_(c.mapping) {}
+CfiFlash::CfiFlash(const CfiFlashConfig& c)
+    : base_(c.base), size_(flash_size(c.file_size)), file_size_(c.file_size), flash_memory_(c.flash_memory), mapping_(c.mapping) {}
+
+namespace {
+// models filemap_fault(), mm/filemap.c: a MAP_SHARED file mapping may be longer than the file;
+// a page of the mapping wholly past EOF cannot be faulted in and the access gets SIGBUS (past
+// the mapping itself it is SIGSEGV, left to VmmMemory). kvmtool maps `size` bytes, which
+// exceeds the file only for an empty file (size 0 rounds to a 1-byte flash).
+bool past_eof(std::uint64_t file_size, std::uint64_t map_size, std::uint64_t faddr, std::uint64_t len) {
+    const auto round_up = [](std::uint64_t v) { return (v + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE; };
+    const std::uint64_t eof_end = round_up(file_size), map_end = round_up(map_size);
+    return std::max(faddr, eof_end) < std::min(faddr + len, map_end);
+}
+}  // namespace
 
 // models create_flash_device_file(), hw/cfi_flash.c (kvmtool)
 KvmResult CfiFlash::create(Vmm& vmm, const CfiFlashConfig& config, CfiFlash** out) {
@@ -185,6 +198,11 @@ std::uint16_t CfiFlash::read_dev_id(std::uint64_t faddr) const {
 
 std::string CfiFlash::write_array(Vmm& vmm, std::uint64_t faddr, std::span<const std::uint8_t> bytes) {
     // A plain memcpy/memset into the VMM's own mapping: a hole there is a crash, not an error.
+    if (past_eof(file_size_, size_, faddr, bytes.size())) {
+        vmm.trace().emit("cfi_flash_mmio", [&] { return "store into the file mapping past the end of the " + std::to_string(file_size_) + "-byte file -> SIGBUS"; });
+        vmm.killed_by("SIGBUS");
+        return "; the VMM's store into the array is past the file's end";
+    }
     if (!vmm.memory().store(flash_memory_ + faddr, bytes)) {
         vmm.trace().emit("cfi_flash_mmio", [&] {
             return "store of " + std::to_string(bytes.size()) + " bytes at hva " + hex((flash_memory_ + faddr).value()) + " leaves the file mapping -> SIGSEGV";
@@ -200,6 +218,10 @@ std::string CfiFlash::cfi_flash_read(Vmm& vmm, std::uint64_t faddr, std::span<st
     std::uint16_t value = 0;
     switch (read_mode_) {
     case CfiReadMode::ReadArray:
+        if (past_eof(file_size_, size_, faddr, data.size())) {
+            vmm.killed_by("SIGBUS");
+            return "READ_ARRAY: the VMM's load from the array is past the end of the " + std::to_string(file_size_) + "-byte file";
+        }
         if (!vmm.memory().load(flash_memory_ + faddr, data)) {
             vmm.killed_by("SIGSEGV");
             return "READ_ARRAY: the VMM's load from the array faulted";

@@ -89,6 +89,7 @@ private:
 
     Gpa base_;
     std::uint64_t size_;
+    std::uint64_t file_size_;  // st_size: the file mapping ends in SIGBUS past its last page
     Hva flash_memory_;
     FlashMapping mapping_;
     bool map_read_only_ = true;  // false once RamFallback found no read-only memslots

@@ -48,10 +48,29 @@ void Vmm::die_perror(const std::string& s, Errno e) {
     log_.raw(death_);
 }
 
+// models kvm_cpu_thread()'s panic_kvm path, builtin-run.c (kvmtool): the reason is logged
+// with pr_err and the vCPU thread ends. kvmtool's kvm_exit_reasons[] stops at
+// KVM_EXIT_INTERNAL_ERROR (17), so for KVM_EXIT_ARM_NISV (28) it reads past the table; the model
+// prints the name instead.
+void Vmm::panic_kvm(const VcpuEvent& e) {
+    if (state_ == VmmState::Died) return;
+    log_.error("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
+    // The thread returns; with vCPU 0 gone, kvm_cmd_run_work() ends the VM. No "Fatal:" line.
+    state_ = VmmState::Died;
+    death_ = "vCPU thread ended on KVM exit reason " + std::string(to_string(e.exit));
+}
+
 void Vmm::killed_by(std::string_view signal) {
     if (state_ == VmmState::Died) return;
     state_ = VmmState::Died;
     death_ = "killed by " + std::string(signal);
+}
+
+// models kvm_cpu__emulate_mmio(), arm/include/arm-common/kvm-cpu-arch.h (kvmtool)
+bool Vmm::cpu_emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data) {
+    if (addr_in_ioport_region(arch, exit.event.mmio.phys_addr.value())) return emulate_io(exit, data);
+    emulate_mmio(exit, data);
+    return true;
 }
 
 // models kvm__emulate_mmio(), mmio.c (kvmtool)
@@ -90,10 +109,11 @@ AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, c
         const std::uint32_t len = std::min<std::uint32_t>(e.mmio.len, 8);
         trace().emit("kvm_cpu__start", [&] { return "KVM_RUN -> KVM_EXIT_MMIO " + describe(e.mmio); });
         if (e.mmio.is_write) std::memcpy(run_data.data(), e.mmio.data.data(), len);
-        emulate_mmio(h, std::span(run_data.data(), len));
+        const bool handled = cpu_emulate_mmio(h, std::span(run_data.data(), len));
         h.reply = run_data;
         mmio_data = run_data;
         out.exits.push_back(std::move(h));
+        if (!handled) panic_kvm(e);
         return state_ != VmmState::Died;
     };
     const GuestAccessResult r = kvm_run(access, on_mmio);
@@ -102,10 +122,9 @@ AccessOutcome Vmm::run_access(std::uint32_t vcpu_id, const VcpuAccess& access, c
         switch (e.kind) {
         case VcpuEvent::Kind::Exit:
             if (e.exit == Exit::Mmio) break;  // handled by on_mmio as it happened
-            // kvm_cpu__handle_exit() knows none of the exits this model produces besides MMIO.
-            // kvm_cpu__start()'s panic path: the reason is logged and the vCPU thread ends.
-            log_.error("KVM exit reason: " + std::to_string(static_cast<std::uint32_t>(e.exit)) + " (\"" + std::string(to_string(e.exit)) + "\")");
-            die("KVM exit reason " + std::string(to_string(e.exit)));
+            // kvm_cpu__handle_exit() knows none of the exits this model produces besides MMIO
+            // (arm's returns false for every exit, KVM_EXIT_ARM_NISV included).
+            panic_kvm(e);
             out.stop = e;
             return out;
         case VcpuEvent::Kind::RunError:

@@ -15,6 +15,7 @@
 #include "../kvm/run.h"
 #include "log.h"
 #include "mem_banks.h"
+#include "memory_map.h"
 #include "mmio_bus.h"
 #include "vmm_host.h"
 
@@ -26,6 +27,9 @@ struct VcpuAccess {
     unsigned size = 4;
     bool is_write = false;
     std::uint64_t data = 0;  // a store's value, little-endian
+    // arm64: ESR_EL2.ISV, the syndrome describes the access. false: a load/store pair or a
+    // writeback form, which KVM cannot emulate (KVM_RUN -ENOSYS, or KVM_EXIT_ARM_NISV).
+    bool isv = true;
 };
 
 // The VMM's answer to one KVM_EXIT_MMIO, called before the next KVM_RUN: a read's bytes go in
@@ -85,11 +89,20 @@ public:
     [[nodiscard]] VmmState state() const { return state_; }
     [[nodiscard]] const std::string& death() const { return death_; }
 
-    bool debug_mmio = false;  // kvmtool --debug-mmio
+    bool debug_mmio = false;   // kvmtool --debug-mmio
+    bool debug_ioport = false;  // kvmtool --debug-ioport (kvm->cfg.ioport_debug)
+    VmmArch arch = VmmArch::X86_64;  // the kvmtool build: arm and riscv route the I/O window
 
 private:
+    // models kvm_cpu__emulate_mmio(), arm/include/arm-common/kvm-cpu-arch.h (kvmtool): false
+    // sends kvm_cpu__start() down its panic path
+    bool cpu_emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data);
     // models kvm__emulate_mmio(), mmio.c (kvmtool)
     void emulate_mmio(HandledExit& exit, std::span<std::uint8_t> data);
+    // models kvm__emulate_io(), mmio.c (kvmtool), for an MMIO exit in arm's or riscv's I/O window
+    bool emulate_io(HandledExit& exit, std::span<std::uint8_t> data);
+    // models kvm_cpu_thread()'s panic_kvm path, builtin-run.c (kvmtool)
+    void panic_kvm(const VcpuEvent& e);
 
     VmIoctls& ioctls_;
     VmmMemory& memory_;

@@ -4,6 +4,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "arch_guest.h"
+
 namespace kvmsim::sim::kvmhost {
 namespace {
 
@@ -53,6 +55,8 @@ KvmResult KvmVmmMemory::munmap(Hva hva, std::uint64_t size) {
     const int e = layout_.munmap(hva.value(), size);
     return e == 0 ? KvmResult::ok() : KvmResult::error(errno_from_value(e).value_or(Errno::Einval));
 }
+
+vmm::VmmArch KvmVmmHost::arch() const { return vmm::vmm_arch_from_string(kHostArch).value_or(vmm::VmmArch::X86_64); }
 
 nlohmann::json KvmVmmHost::memslots() const {
     nlohmann::json out = nlohmann::json::array();

@@ -57,6 +57,8 @@ public:
     [[nodiscard]] std::optional<vmm::KvmRun> vcpu_run(std::uint32_t id) override { return vcpu_run_(id); }
     // Address space 0 of the slots the kernel accepted, in the model's form.
     [[nodiscard]] nlohmann::json memslots() const override;
+    // kvmtool built for the host's architecture (kHostArch).
+    [[nodiscard]] vmm::VmmArch arch() const override;
 
 private:
     const SlotTable& slots_;

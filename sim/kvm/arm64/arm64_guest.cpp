@@ -68,6 +68,7 @@ public:
             req.size = a.size;
             req.data = a.data;
             req.address = a.gpa.value();
+            req.isv = a.isv;
             prepare(req);
             const MmioAnswer answer = on_mmio;
             const arm64::AccessOutcome out = v->access(place(), req, ctx_.layout, &answer);
