@@ -132,10 +132,20 @@ struct Mmu {
     std::optional<Translation> npt_table_accesses(Gva gva, WalkAccess a, const guest_walker& dry) {
         for (unsigned level = dry.max_level; level >= dry.level && level >= 1; --level) {
             const WalkLevel& l = dry.levels[level - 1];
-            if (l.from_pdptr || l.read_error) continue;  // no memory read, or the checks below the loop decide
-            if (l.slot_readonly) return emulate_npf(gva, a, l.pte_gpa);
+            if (l.from_pdptr) continue;  // no memory read
+            if (l.read_error) {
+                // The table has no memslot (or no host memory): the checks after this loop decide,
+                // after the CPU used the entries above it.
+                cpu_sets_accessed_above(dry, level);
+                return std::nullopt;
+            }
+            if (l.slot_readonly) {
+                cpu_sets_accessed_above(dry, level);
+                return emulate_npf(gva, a, l.pte_gpa);
+            }
             const vm_area_struct* vma = k.mm().find_vma(l.ptep_user);
             if (!vma || !check_vma_flags(*vma, GupFlags{.write = true}).is_ok()) {
+                cpu_sets_accessed_above(dry, level);
                 k.trace().emit("kvm_faultin_pfn", [&] {
                     return "NPT: the CPU's walk needs the page table at gpa " + hex(l.pte_gpa.value()) +
                            " writable in the nested tables, and the VMM's mapping of it is not writable -> KVM_RUN returns -EFAULT";
@@ -145,6 +155,26 @@ struct Mmu {
             k.mark_page_dirty_in_slot(k.vcpu_gfn_to_memslot(vcpu, l.table_gfn), l.table_gfn);
         }
         return std::nullopt;
+    }
+
+    // The CPU sets the accessed bit of each entry it used as it walks (SDM 4.8, APM 5.4.2), so
+    // when its walk stops at the table of `stop_level` with an NPF, the entries above that
+    // pointed there already have A (the nested entries of their tables are writable by then).
+    // Seen on Debian's 6.1 and 6.12 under QEMU (pt-in-hole, ro-slot-before-patch-pf).
+    void cpu_sets_accessed_above(const guest_walker& dry, unsigned stop_level) {
+        const unsigned pte_size = paging_mode_info(dry.mode).pte_size;
+        for (unsigned level = dry.max_level; level > stop_level; --level) {
+            const WalkLevel& l = dry.levels[level - 1];
+            if (l.from_pdptr || l.read_error || (l.pte & x86::PTE_A)) continue;
+            const std::uint64_t with_a = l.pte | x86::PTE_A;
+            std::array<std::uint8_t, 8> buf{};
+            std::memcpy(buf.data(), &with_a, pte_size);
+            if (!k.mm().access_mapped(l.ptep_user, std::span(buf.data(), pte_size), true)) continue;
+            k.trace().emit("npt", [&] {
+                return std::string(level_name(dry.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + ": the CPU sets A (" + hex(l.pte) + " -> " + hex(with_a) +
+                       ") before its walk stops at the next table";
+            });
+        }
     }
 
     // models x86_emulate_instruction() with EMULTYPE_PF after an NPF, arch/x86/kvm/x86.c: with a
