@@ -128,8 +128,11 @@ HwpoisonResult HostMm::madvise_hwpoison(Hva hva, bool action_required) {
     // hwpoison_user_mappings() unmaps it and, the page being dirty, kills the processes
     // collect_procs() found. Without early kill that is only the caller, and only with
     // MF_ACTION_REQUIRED (task_early_kill(): force_early); me_pagecache_dirty() then recovers
-    // the anonymous page: 0. A shared (shmem) page is modelled the same way.
-    return {KvmResult::ok(), action_required};
+    // the anonymous page: 0. A shared (shmem) page is dirty only once written; a clean one is
+    // dropped without a kill (forcekill false). The shmem case follows the source and has not
+    // been run on a kernel.
+    const bool dirty = vma->kind == MappingKind::Anonymous || page.bytes != nullptr;
+    return {KvmResult::ok(), action_required && dirty};
 }
 
 const vm_area_struct* HostMm::find_vma(Hva hva) const {
