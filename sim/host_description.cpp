@@ -24,11 +24,17 @@ HostDescription describe_host(const HostFacts& f) {
     h.online_cpus = f.online_cpus > 0 ? static_cast<unsigned>(f.online_cpus) : 1;
     // Without a VM the cap answers KVM_MAX_NR_ADDRESS_SPACES, compiled in only with CONFIG_KVM_SMM.
     h.kvm_smm = f.multi_address_space_cap >= 2;
+    if (f.max_vcpus_cap > 0) h.max_vcpus = static_cast<unsigned>(f.max_vcpus_cap);
+    // kvm_supported_mem_attributes(NULL) is KVM_MEMORY_ATTRIBUTE_PRIVATE wherever the case is built.
+    h.memory_attributes = f.memory_attributes_cap > 0;
+    // Before 6.8 the cap is unknown (0) and only the default type exists.
+    h.vm_types = f.vm_types_cap > 0 ? static_cast<unsigned>(f.vm_types_cap) : 1u;
+    h.guest_la57 = f.cpuid_la57;
     return h;
 }
 
 HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
-    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus or smm");
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57");
     HostPins p;
     for (const auto& [key, v] : obj.items()) {
         const std::string at = path + "/" + key;
@@ -44,8 +50,19 @@ HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
         } else if (key == "smm") {
             if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the kernel was built with CONFIG_KVM_SMM)");
             p.smm = v.get<bool>();
+        } else if (key == "max_vcpus") {
+            p.max_vcpus = bounded(v, at, 1, 4096);
+        } else if (key == "memory_attributes") {
+            if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the kernel was built with CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES)");
+            p.memory_attributes = v.get<bool>();
+        } else if (key == "vm_types") {
+            p.vm_types = bounded(v, at, 1, 63);
+            if (!(*p.vm_types & 1)) throw ScenarioError(at, "expected a mask of 1 << KVM_X86_*_VM that includes the default type (bit 0)");
+        } else if (key == "guest_la57") {
+            if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the guest's CPUID may have LA57)");
+            p.guest_la57 = v.get<bool>();
         } else {
-            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus or smm)");
+            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57)");
         }
     }
     return p;
@@ -57,6 +74,10 @@ HostDescription pinned(HostDescription base, const HostPins& pins) {
     if (pins.host_maxphyaddr) base.host_maxphyaddr = pins.host_maxphyaddr;
     if (pins.online_cpus) base.online_cpus = *pins.online_cpus;
     if (pins.smm) base.kvm_smm = pins.smm;
+    if (pins.max_vcpus) base.max_vcpus = *pins.max_vcpus;
+    if (pins.memory_attributes) base.memory_attributes = *pins.memory_attributes;
+    if (pins.vm_types) base.vm_types = pins.vm_types;
+    if (pins.guest_la57) base.guest_la57 = pins.guest_la57;
     return base;
 }
 
@@ -71,6 +92,10 @@ std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescript
     if (pins.host_maxphyaddr) differs("host_maxphyaddr", std::to_string(*pins.host_maxphyaddr), maybe(host.host_maxphyaddr));
     if (pins.online_cpus) differs("online_cpus", std::to_string(*pins.online_cpus), std::to_string(host.online_cpus));
     if (pins.smm) differs("smm", *pins.smm ? "1" : "0", host.kvm_smm ? (*host.kvm_smm ? "1" : "0") : "the platform's");
+    if (pins.max_vcpus) differs("max_vcpus", std::to_string(*pins.max_vcpus), std::to_string(host.max_vcpus));
+    if (pins.memory_attributes) differs("memory_attributes", *pins.memory_attributes ? "1" : "0", host.memory_attributes ? "1" : "0");
+    if (pins.vm_types) differs("vm_types", std::to_string(*pins.vm_types), maybe(host.vm_types));
+    if (pins.guest_la57) differs("guest_la57", *pins.guest_la57 ? "1" : "0", host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
     if (why.empty()) return std::nullopt;
     return "the scenario pins vm.host " + why;
 }
@@ -78,7 +103,33 @@ std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescript
 std::string describe(const HostDescription& host) {
     return "guest_memfd " + std::string(host.guest_memfd ? "1" : "0") + ", guest_maxphyaddr " + maybe(host.guest_maxphyaddr) + ", host_maxphyaddr " +
            maybe(host.host_maxphyaddr) + ", online_cpus " + std::to_string(host.online_cpus) + ", smm " +
-           (host.kvm_smm ? (*host.kvm_smm ? "1" : "0") : "the platform's");
+           (host.kvm_smm ? (*host.kvm_smm ? "1" : "0") : "the platform's") + ", max_vcpus " + std::to_string(host.max_vcpus) +
+           ", memory_attributes " + (host.memory_attributes ? "1" : "0") + ", vm_types " + maybe(host.vm_types) + ", guest_la57 " +
+           (host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
+}
+
+nlohmann::json host_to_json(const HostDescription& h) {
+    nlohmann::json j = {{"guest_memfd", h.guest_memfd}, {"online_cpus", h.online_cpus}, {"max_vcpus", h.max_vcpus}, {"memory_attributes", h.memory_attributes}};
+    if (h.kvm_smm) j["smm"] = *h.kvm_smm;
+    if (h.guest_maxphyaddr) j["guest_maxphyaddr"] = *h.guest_maxphyaddr;
+    if (h.host_maxphyaddr) j["host_maxphyaddr"] = *h.host_maxphyaddr;
+    if (h.vm_types) j["vm_types"] = *h.vm_types;
+    if (h.guest_la57) j["guest_la57"] = *h.guest_la57;
+    return j;
+}
+
+HostDescription host_from_json(const nlohmann::json& j) {
+    HostDescription h;
+    h.guest_memfd = j.at("guest_memfd").get<bool>();
+    h.online_cpus = j.at("online_cpus").get<unsigned>();
+    h.max_vcpus = j.at("max_vcpus").get<unsigned>();
+    h.memory_attributes = j.at("memory_attributes").get<bool>();
+    if (j.contains("smm")) h.kvm_smm = j["smm"].get<bool>();
+    if (j.contains("guest_maxphyaddr")) h.guest_maxphyaddr = j["guest_maxphyaddr"].get<unsigned>();
+    if (j.contains("host_maxphyaddr")) h.host_maxphyaddr = j["host_maxphyaddr"].get<unsigned>();
+    if (j.contains("vm_types")) h.vm_types = j["vm_types"].get<unsigned>();
+    if (j.contains("guest_la57")) h.guest_la57 = j["guest_la57"].get<bool>();
+    return h;
 }
 
 }  // namespace kvmsim::sim

@@ -20,6 +20,10 @@ struct HostFacts {
     std::optional<unsigned> cpuinfo_phys_bits;      // "address sizes: N bits physical" in /proc/cpuinfo
     long online_cpus = 1;                           // sysconf(_SC_NPROCESSORS_ONLN)
     long multi_address_space_cap = 0;               // KVM_CHECK_EXTENSION(KVM_CAP_MULTI_ADDRESS_SPACE) on /dev/kvm
+    long max_vcpus_cap = 1024;                      // KVM_CHECK_EXTENSION(KVM_CAP_MAX_VCPUS) on /dev/kvm
+    long memory_attributes_cap = 0;                 // KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) on /dev/kvm
+    long vm_types_cap = 0;                          // KVM_CHECK_EXTENSION(KVM_CAP_VM_TYPES) on /dev/kvm (0 before 6.8)
+    std::optional<bool> cpuid_la57;                 // CPUID.7.0:ECX[16] of KVM_GET_SUPPORTED_CPUID (x86)
 };
 [[nodiscard]] HostDescription describe_host(const HostFacts& facts);
 
@@ -29,6 +33,10 @@ struct HostPins {
     std::optional<unsigned> host_maxphyaddr;
     std::optional<unsigned> online_cpus;
     std::optional<bool> smm;
+    std::optional<unsigned> max_vcpus;
+    std::optional<bool> memory_attributes;
+    std::optional<unsigned> vm_types;
+    std::optional<bool> guest_la57;
 };
 
 // Reads vm.host; throws ScenarioError naming the key and what it takes.
@@ -39,5 +47,9 @@ struct HostPins {
 [[nodiscard]] std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescription& host);
 // "guest_memfd 1, guest_maxphyaddr 48, online_cpus 2" (unset MAXPHYADDRs say "platform's").
 [[nodiscard]] std::string describe(const HostDescription& host);
+// The description as JSON (the qemu backends' guest sends the booted kernel's), and back;
+// from_json throws nlohmann::json::exception on a malformed object.
+[[nodiscard]] nlohmann::json host_to_json(const HostDescription& host);
+[[nodiscard]] HostDescription host_from_json(const nlohmann::json& j);
 
 }  // namespace kvmsim::sim

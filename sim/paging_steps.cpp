@@ -103,8 +103,12 @@ nlohmann::json PagingSteps::set_sregs(kvm& k, Platform platform, const Step& ste
         return refuse("EFER.LMA without EFER.LME and CR0.PG");
     }
     std::uint64_t cr4_ok = kKnownCr4 | kKnownCr4High;
-    // Probed on the PVM hosts: this machine's CPUID makes KVM refuse LA57 and PCIDE.
-    if (platform == Platform::Pvm) cr4_ok &= ~(x86::CR4_LA57 | x86::CR4_PCIDE);
+    // __cr4_reserved_bits(), arch/x86/kvm/x86.h: LA57 is reserved unless the guest's CPUID has it,
+    // and KVM offers it only where the host CPU has it (the QEMU machine: la57=off). Probed on the
+    // PVM hosts: their CPUID makes KVM refuse LA57 and PCIDE.
+    const bool la57 = platform != Platform::Pvm && host_of(k).guest_la57.value_or(true);
+    if (!la57) cr4_ok &= ~x86::CR4_LA57;
+    if (platform == Platform::Pvm) cr4_ok &= ~x86::CR4_PCIDE;
     if (s.cr4 & ~cr4_ok) return refuse("CR4 " + hex(s.cr4 & ~cr4_ok) + " reserved for this guest's CPUID");
     if (paging_mode(s) == PagingMode::Pae) {
         // models load_pdptrs(), arch/x86/kvm/x86.c: the four PDPTEs are read from guest memory

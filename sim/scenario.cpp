@@ -183,6 +183,13 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
                        op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit" || op == "build_stage1_tables" || op == "set_stage1_regs";
     if (ioctl && op != "KVM_GET_DIRTY_LOG") {
         if (e.is_string()) return check_errno(e, path);
+        // madvise(MADV_HWPOISON) may signal its caller (memory_failure() with MF_ACTION_REQUIRED).
+        if (op == "host_poison" && e.is_object()) {
+            check_keys(e, path, {"signal", "hva"});
+            if (e.contains("hva")) (void)parse_number(e.at("hva"), path + "/hva");
+            if (!e.contains("signal") || e.at("signal") != "SIGBUS") throw ScenarioError(path + "/signal", "expected \"SIGBUS\" (the only signal madvise(MADV_HWPOISON) sends)");
+            return;
+        }
         (void)parse_number(e, path);
         return;
     }

@@ -68,7 +68,7 @@ nlohmann::json hello() {
     utsname u{};
     ::uname(&u);
     nlohmann::json j = {{"hello", "kvmsim serve"}, {"kernel", u.release}, {"machine", u.machine}, {"usable", host.usable}};
-    if (host.usable) j["platform"] = host.platform, j["platform_why"] = host.platform_why;
+    if (host.usable) j["platform"] = host.platform, j["platform_why"] = host.platform_why, j["host"] = host_to_json(host.description);
     else j["why_not"] = host.why_not;
 #if defined(__x86_64__)
     unsigned a = 0, b = 0, c = 0, d = 0;

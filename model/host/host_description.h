@@ -28,6 +28,21 @@ struct HostDescription {
     std::optional<unsigned> host_maxphyaddr;
     // num_online_cpus(): KVM_CAP_NR_VCPUS answers min(online CPUs, KVM_MAX_VCPUS). Reference: 2.
     unsigned online_cpus = 2;
+    // KVM_MAX_VCPUS (x86: CONFIG_KVM_MAX_NR_VCPUS since 6.8, a fixed 1024 before): KVM_CAP_MAX_VCPUS,
+    // and KVM_MAX_VCPU_IDS = KVM_MAX_VCPUS * KVM_VCPU_ID_RATIO. Reference host: 1024 (Debian's
+    // 6.12 amd64 kernel: 4096).
+    unsigned max_vcpus = 1024;
+    // CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES, selected by KVM_SW_PROTECTED_VM, KVM_AMD_SEV or
+    // KVM_INTEL_TDX: kvm_vm_ioctl_check_extension_generic() answers KVM_CAP_MEMORY_ATTRIBUTES with
+    // kvm_supported_mem_attributes(). Reference host: not built (C1: 0); Debian's 6.12: built.
+    bool memory_attributes = false;
+    // kvm_caps.supported_vm_types as a mask of 1 << KVM_X86_*_VM (KVM_CAP_VM_TYPES): the VM types
+    // the vendor module enabled on this hardware. Unset: the platform's (svm: default, SEV-ES, SNP;
+    // vmx: default, TDX). QEMU's TCG machine has no SEV: 1.
+    std::optional<unsigned> vm_types;
+    // CPUID.(EAX=7,ECX=0):ECX[16] (LA57) of KVM_GET_SUPPORTED_CPUID: without it kvm_is_valid_cr4()
+    // refuses CR4.LA57 (__cr4_reserved_bits()). Unset: the platform's (pvm: no; vmx, svm: yes).
+    std::optional<bool> guest_la57;
 };
 
 }  // namespace kvmsim

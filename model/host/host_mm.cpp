@@ -98,15 +98,41 @@ KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
     return done == end ? KvmResult::ok() : KvmResult::error(Errno::Enomem);
 }
 
-// models madvise_inject_error(), mm/madvise.c: the page is faulted in, then marked poisoned.
-KvmResult HostMm::madvise_hwpoison(Hva hva) {
-    const Hva page(hva.value() & PAGE_MASK);
-    const vm_area_struct* vma = find_vma(page);
-    // madvise_inject_error() pins the page with get_user_pages_fast(), which refuses VM_PFNMAP
-    // (check_vma_flags(): VM_IO | VM_PFNMAP) just as it refuses a hole: EFAULT either way.
-    if (!vma || vma->is_pfnmap()) return KvmResult::error(Errno::Efault);
-    fault_in(page).hwpoison = true;
-    return KvmResult::ok();
+// models madvise_inject_error(), mm/madvise.c, with memory_failure(), mm/memory-failure.c, for
+// one page: get_user_pages_fast(start, 1, 0) takes the page by a read fault, then the page is
+// poisoned (checked against Debian's 6.1 and 6.12 sources and both kernels under QEMU).
+HwpoisonResult HostMm::madvise_hwpoison(Hva hva, bool action_required) {
+    const Hva at(hva.value() & PAGE_MASK);
+    const vm_area_struct* vma = find_vma(at);
+    // get_user_pages_fast() refuses a hole, VM_IO | VM_PFNMAP and a mapping it may not read
+    // (check_vma_flags()): EFAULT.
+    if (!vma || !check_vma_flags(*vma, GupFlags{}).is_ok()) return {KvmResult::error(Errno::Efault)};
+    const auto it = pages_.find(at.value());
+    // A poisoned page was unmapped and left a hwpoison entry: the read fault is VM_FAULT_HWPOISON,
+    // which GUP without FOLL_HWPOISON turns into EFAULT (faultin_page(), mm/gup.c).
+    if (it != pages_.end() && it->second.hwpoison) return {KvmResult::error(Errno::Efault)};
+    HostPage& page = fault_in(at, false);
+    if (page.zero_page) {
+        // The zero page is PageReserved: memory_failure() sets PG_hwpoison (TestSetPageHWPoison),
+        // then identify_page_state() finds a kernel page and me_kernel() ignores it: EBUSY. The
+        // flag stays, so the next poison of any zero-page mapping finds it set: EHWPOISON, and
+        // with MF_ACTION_REQUIRED kill_accessing_process() first sends the caller SIGBUS.
+        if (!zero_page_hwpoison_) {
+            zero_page_hwpoison_ = true;
+            return {KvmResult::error(Errno::Ebusy)};
+        }
+        return {KvmResult::error(Errno::Ehwpoison), action_required};
+    }
+    page.hwpoison = true;
+    // A private anonymous page of its own was written (a write fault made it, and its PTE dirty):
+    // hwpoison_user_mappings() unmaps it and, the page being dirty, kills the processes
+    // collect_procs() found. Without early kill that is only the caller, and only with
+    // MF_ACTION_REQUIRED (task_early_kill(): force_early); me_pagecache_dirty() then recovers
+    // the anonymous page: 0. A shared (shmem) page is dirty only once written; a clean one is
+    // dropped without a kill (forcekill false). The shmem case follows the source and has not
+    // been run on a kernel.
+    const bool dirty = vma->kind == MappingKind::Anonymous || page.bytes != nullptr;
+    return {KvmResult::ok(), action_required && dirty};
 }
 
 const vm_area_struct* HostMm::find_vma(Hva hva) const {
@@ -120,12 +146,20 @@ Pfn HostMm::pfnmap_pfn(const vm_area_struct& vma, Hva hva) const {
     return Pfn(vma.pfn_base + vma.pgoff + ((hva.value() - vma.vm_start.value()) >> PAGE_SHIFT));
 }
 
-HostPage& HostMm::fault_in(Hva page) {
-    if (last_page_ && last_page_hva_ == page.value()) return *last_page_;
+// models handle_mm_fault() on one page, mm/memory.c: a read fault of an untouched private
+// anonymous page maps the zero page; a write fault gives it a page of its own.
+HostPage& HostMm::fault_in(Hva page, bool write) {
+    if (last_page_ && last_page_hva_ == page.value()) {
+        if (write) last_page_->zero_page = false;
+        return *last_page_;
+    }
     auto [it, inserted] = pages_.try_emplace(page.value());
     if (inserted) {
         const vm_area_struct* vma = find_vma(page);
         it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
+        it->second.zero_page = !write && vma && vma->kind == MappingKind::Anonymous;
+    } else if (write) {
+        it->second.zero_page = false;
     }
     last_page_hva_ = page.value();
     last_page_ = &it->second;
@@ -151,7 +185,7 @@ KvmResult check_vma_flags(const vm_area_struct& vma, GupFlags flags) {
 GupResult HostMm::get_user_page(Hva hva, bool write) {
     const vm_area_struct* vma = find_vma(hva);
     if (!vma || !check_vma_flags(*vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
-    HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK));
+    HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK), write);
     if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};
     return {page.pfn, std::nullopt};
 }
@@ -167,7 +201,7 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
         const std::size_t chunk = std::min<std::size_t>(len - done, PAGE_SIZE - offset_in_page(at.value()));
         const Hva page_hva(at.value() & PAGE_MASK);
         if (to_memory) {
-            HostPage& page = fault_in(page_hva);
+            HostPage& page = fault_in(page_hva, true);
             if (page.hwpoison) return false;
             if (!page.bytes) page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>();
             std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);

@@ -24,10 +24,20 @@ inline constexpr std::uint64_t TASK_SIZE_MAX = 0x7ffffffff000ULL;
 struct HostPage {
     Pfn pfn;
     bool hwpoison = false;
+    // A private anonymous page only read so far: the read fault mapped the shared zero page
+    // (do_anonymous_page(), mm/memory.c); the first write fault gives it a page of its own.
+    bool zero_page = false;
     std::unique_ptr<std::array<std::uint8_t, PAGE_SIZE>> bytes;  // null: all zeros
 };
 
 enum class GupError { Fault, Hwpoison };
+
+// What madvise(MADV_HWPOISON) did: its return value, and whether memory_failure() sent the
+// caller SIGBUS (BUS_MCEERR_AR) on the way.
+struct HwpoisonResult {
+    KvmResult result;
+    bool sigbus = false;
+};
 
 // The gup_flags of mm/gup.c that the model's callers pass.
 struct GupFlags {
@@ -54,8 +64,9 @@ public:
     KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name);
     KvmResult munmap(Hva hva, std::uint64_t size);
     KvmResult mprotect(Hva hva, std::uint64_t size, Prot prot);
-    // madvise(MADV_HWPOISON) on the page holding hva.
-    KvmResult madvise_hwpoison(Hva hva);
+    // madvise(MADV_HWPOISON) on the page holding hva. action_required: the kernel's
+    // madvise_inject_error() passes MF_ACTION_REQUIRED (mm patch, 6.11).
+    HwpoisonResult madvise_hwpoison(Hva hva, bool action_required);
 
     [[nodiscard]] const vm_area_struct* find_vma(Hva hva) const;
 
@@ -87,7 +98,7 @@ public:
 private:
     enum class Access { Read, Write, Debug };
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
-    HostPage& fault_in(Hva page);
+    HostPage& fault_in(Hva page, bool write);
 
     void split_at(Hva hva);
     // The end of the gap-free run of VMAs from `start` (start itself if it is unmapped), at most end.
@@ -101,6 +112,8 @@ private:
     std::uint64_t last_page_hva_ = 0;
     HostPage* last_page_ = nullptr;
     std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
+    // PG_hwpoison of the shared zero page: memory_failure() sets it before it ignores the page.
+    bool zero_page_hwpoison_ = false;
     std::uint64_t next_pfnmap_base_ = std::uint64_t{1} << 36;   // device pfns: high, apart from RAM
 };
 

@@ -26,6 +26,10 @@ struct GenericCapConfig {
     // CONFIG_KVM_GUEST_MEMFD; nullopt where the model does not know the host's configuration.
     std::optional<bool> guest_memfd;
     std::optional<long> guest_memfd_flags;  // kvm_gmem_get_supported_flags() when built; nullopt: not modelled
+    // kvm_arch_has_private_mem(kvm) of the VM asked (false on /dev/kvm, where kvm is NULL).
+    bool has_private_mem = false;
+    // CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES: the KVM_CAP_MEMORY_ATTRIBUTES case is compiled.
+    bool generic_memory_attributes = false;
 };
 
 class KvmArch {

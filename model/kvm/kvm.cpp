@@ -120,8 +120,16 @@ std::optional<long> kvm::check_extension(Cap cap, CheckOn on) const {
         if (!modern) break;
         if (!c.guest_memfd) return std::nullopt;
         if (!*c.guest_memfd) break;  // not built: no case here, and the arch does not know it either
-        if (cap == Cap::GuestMemfd) return 1;
+        if (cap == Cap::GuestMemfd) {
+            // d1e54dd08f16 made it 1; before it: !kvm || kvm_arch_has_private_mem(kvm).
+            if (profile_.has(Patch::GuestMemfdAllVms)) return 1;
+            return !vm_fd || c.has_private_mem ? 1 : 0;
+        }
         return c.guest_memfd_flags;
+    case Cap::MemoryAttributes:
+        if (!modern || !c.generic_memory_attributes) break;
+        // kvm_supported_mem_attributes(): !kvm || kvm_arch_has_private_mem(kvm) -> KVM_MEMORY_ATTRIBUTE_PRIVATE
+        return !vm_fd || c.has_private_mem ? 8 : 0;
     default:
         break;
     }

@@ -40,6 +40,12 @@ constexpr std::array<PatchInfo, static_cast<std::size_t>(Patch::Count)> kPatches
      "KVM_CAP_USER_MEMORY2 with the 6.8 guest_memfd capabilities (MEMORY_FAULT_INFO, GUEST_MEMFD, VM_TYPES)"},
     {Patch::RoPageTables, "ro-page-tables", "KVM: mmu: allow page tables to be in read-only slots", "ba6a35415455", "v3.12",
      "the guest page walker reads page tables with gfn_to_hva_prot() and skips the accessed/dirty update of tables in read-only slots; before it, gfn_to_hva() refused them and the walk faulted"},
+    {Patch::GuestMemfdAllVms, "guest-memfd-all-vms", "KVM: x86: Enable KVM_GUEST_MEMFD for all 64-bit builds", "d1e54dd08f16", "v6.18",
+     "KVM_CAP_GUEST_MEMFD answers 1 on every VM fd; before it a VM fd answered kvm_arch_has_private_mem() (0 for a default x86 VM, 1 on /dev/kvm); seen on Debian's 6.12 under QEMU"},
+    {Patch::X86OneReg, "x86-one-reg", "KVM: x86: Introduce KVM_{G,S}ET_ONE_REG uAPIs support", "06f2969c6a12", "v6.18",
+     "x86 answers KVM_CAP_ONE_REG 1 (KVM_GET_ONE_REG/KVM_SET_ONE_REG for KVM_X86_REG_MSR and the guest SSP); before it x86 did not know the cap (0); seen on Debian's 6.12 under QEMU", "", "x86_64"},
+    {Patch::MadviseHwpoisonActionRequired, "madvise-hwpoison-action-required", "mm/madvise: add MF_ACTION_REQUIRED to madvise(MADV_HWPOISON)", "", "v6.11",
+     "memory_failure() is called as for a synchronous error: poisoning a dirty anonymous page sends the caller SIGBUS (BUS_MCEERR_AR), and poisoning a page already poisoned sends it SIGBUS before EHWPOISON (kill_accessing_process()); in Debian's 6.12 source, not in 6.1 (mm/madvise.c)"},
     // arm64 (docs/arm64.md; reference arm64-and-kvmtool.md sections 1-3)
     {Patch::Arm64ReadonlyMem, "arm64-readonly-mem", "arm/arm64: KVM: Support KVM_CAP_READONLY_MEM", "", "v3.19",
      "arm64 accepts KVM_MEM_READONLY and answers KVM_CAP_READONLY_MEM 1; a write to a read-only slot is an MMIO exit", "", "arm64"},

@@ -26,6 +26,9 @@ enum class Patch : unsigned {
     DirtyRing,            // KVM_CAP_DIRTY_LOG_RING
     UserMemory2,          // KVM_SET_USER_MEMORY_REGION2 and the 6.8 guest_memfd capabilities
     RoPageTables,         // x86 walker: guest page tables may live in read-only slots
+    GuestMemfdAllVms,     // KVM_CAP_GUEST_MEMFD 1 on every VM (was: only VMs with private memory)
+    X86OneReg,            // x86 KVM_{G,S}ET_ONE_REG, KVM_CAP_ONE_REG 1
+    MadviseHwpoisonActionRequired,  // mm: madvise(MADV_HWPOISON) passes MF_ACTION_REQUIRED (SIGBUS to the caller)
     // arm64, upstream
     Arm64ReadonlyMem,     // arm64: KVM_MEM_READONLY / KVM_CAP_READONLY_MEM, writes to RO slots exit as MMIO
     Arm64NisvToUser,      // arm64: KVM_CAP_ARM_NISV_TO_USER, KVM_EXIT_ARM_NISV

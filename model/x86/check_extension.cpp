@@ -65,7 +65,9 @@ GenericCapConfig X86Arch::generic_cap_config(bool vm_fd) const {
     c.dirty_ring_tso = true;
     c.dirty_ring_acq_rel = true;
     c.guest_memfd = host_.guest_memfd;
-    (void)vm_fd;  // KVM_CAP_GUEST_MEMFD_FLAGS, the only per-VM answer here, is not modelled on x86
+    c.generic_memory_attributes = host_.memory_attributes;
+    // kvm_arch_has_private_mem(): kvm->arch.has_private_mem, set for SW-protected, SNP and TDX VMs.
+    c.has_private_mem = vm_fd && has_private_mem();
     return c;
 }
 
@@ -87,11 +89,11 @@ std::optional<long> X86Arch::check_extension(const Profile& profile, Cap cap, bo
         if (!modern) return 0;
         long mask = 0;
         for (VmType t : {VmType::Default, VmType::SevEs, VmType::Snp, VmType::Tdx})
-            if (platform_supports(platform_, t)) mask |= 1L << kvm_x86_vm_type(t);
+            if (host_supports_vm_type(platform_, host_, t)) mask |= 1L << kvm_x86_vm_type(t);
         return mask;
     }
-    // CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES is selected only with SW-protected, SEV or TDX VM
-    // support, which the modelled hosts lack: no generic case, and x86 does not know it (C1: 0).
+    // Reaches the arch only without CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES (selected by SW-protected,
+    // SEV or TDX VM support): x86 does not know it (C1: 0).
     case Cap::MemoryAttributes:
     case Cap::GuestMemfd:       // reaches the arch only where CONFIG_KVM_GUEST_MEMFD is not built
     case Cap::DirtyLogRing:     // before the dirty-ring patch
@@ -165,8 +167,8 @@ std::optional<long> X86Arch::answer_618(const Profile& profile, Cap cap, bool vm
     case Cap::VmDisableNxHugePages:
     case Cap::IrqfdResample:
     case Cap::X86GuestMode:
-    case Cap::OneReg:  // KVM_{G,S}ET_ONE_REG for x86 arrived with CET virtualization (6.18)
         return 1;
+    case Cap::OneReg: return profile.has(Patch::X86OneReg) ? 1 : 0;  // 06f2969c6a12, with CET virtualization (6.18)
     case Cap::PreFaultMemory: return options_.tdp ? 1 : 0;  // tdp_enabled
     // Only with CONFIG_KVM_SMM; then the vendor's has_emulated_msr(MSR_IA32_SMBASE), false for
     // a VM whose state is protected (SEV-ES, SNP, TDX) and true otherwise (VMX with unrestricted guest).

@@ -80,6 +80,8 @@ struct Mmu {
         k.trace().enable(false);
         const guest_walker dry = walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = true, .before_cmpxchg = {}});
         k.trace().enable(tracing);
+        if (cpu == AdWriter::NptHardware)
+            if (auto stop = npt_table_accesses(gva, a, dry)) return *stop;
         bool needs_ro_ad = false;
         for (unsigned level = dry.level; level <= dry.max_level && level >= 1; ++level) {
             const WalkLevel& l = dry.levels[level - 1];
@@ -115,6 +117,84 @@ struct Mmu {
             return "the CPU walks the guest's page tables itself; the lines below show its walk in the software walker's terms";
         });
         return finish(walk_addr_generic(k, vcpu, state, cpuid, gva, a, {.ad_writer = cpu, .dry_run = false, .before_cmpxchg = {}}));
+    }
+
+    // AMD's nested paging treats every access of the guest's page-table walk as a write: "NPT
+    // ... always wants nested page table entries for the guest page tables to be writable" (the
+    // comment in FNAME(update_accessed_dirty_bits)(), paging_tmpl.h; QEMU's ptw_translate() probes
+    // them with MMU_DATA_STORE). Each table page the walk reads, top down, therefore takes a
+    // write NPF unless its nested entry is writable already (kvm_tdp_page_fault(), mmu.c): in a
+    // read-only slot that is KVM_PFN_ERR_RO_FAULT and the instruction is emulated; a host page
+    // the VMM cannot write fails KVM_RUN with -EFAULT (hva_to_pfn() with FOLL_WRITE, then
+    // kvm_handle_error_pfn()); otherwise the nested entry becomes writable and the table page is
+    // marked dirty (mark_page_dirty_in_slot()), on every walk after dirty logging write-protected
+    // it again. Checked on Debian's 6.1 and 6.12 under QEMU (ad-second-touch, ad-write-fails-prot-read).
+    std::optional<Translation> npt_table_accesses(Gva gva, WalkAccess a, const guest_walker& dry) {
+        for (unsigned level = dry.max_level; level >= dry.level && level >= 1; --level) {
+            const WalkLevel& l = dry.levels[level - 1];
+            if (l.from_pdptr) continue;  // no memory read
+            if (l.read_error) {
+                // The table has no memslot (or no host memory): the checks after this loop decide,
+                // after the CPU used the entries above it.
+                cpu_sets_accessed_above(dry, level);
+                return std::nullopt;
+            }
+            if (l.slot_readonly) {
+                cpu_sets_accessed_above(dry, level);
+                return emulate_npf(gva, a, l.pte_gpa);
+            }
+            const vm_area_struct* vma = k.mm().find_vma(l.ptep_user);
+            if (!vma || !check_vma_flags(*vma, GupFlags{.write = true}).is_ok()) {
+                cpu_sets_accessed_above(dry, level);
+                k.trace().emit("kvm_faultin_pfn", [&] {
+                    return "NPT: the CPU's walk needs the page table at gpa " + hex(l.pte_gpa.value()) +
+                           " writable in the nested tables, and the VMM's mapping of it is not writable -> KVM_RUN returns -EFAULT";
+                });
+                return efault_event();
+            }
+            k.mark_page_dirty_in_slot(k.vcpu_gfn_to_memslot(vcpu, l.table_gfn), l.table_gfn);
+        }
+        return std::nullopt;
+    }
+
+    // The CPU sets the accessed bit of each entry it used as it walks (SDM 4.8, APM 5.4.2), so
+    // when its walk stops at the table of `stop_level` with an NPF, the entries above that
+    // pointed there already have A (the nested entries of their tables are writable by then).
+    // Seen on Debian's 6.1 and 6.12 under QEMU (pt-in-hole, ro-slot-before-patch-pf).
+    void cpu_sets_accessed_above(const guest_walker& dry, unsigned stop_level) {
+        const unsigned pte_size = paging_mode_info(dry.mode).pte_size;
+        for (unsigned level = dry.max_level; level > stop_level; --level) {
+            const WalkLevel& l = dry.levels[level - 1];
+            if (l.from_pdptr || l.read_error || (l.pte & x86::PTE_A)) continue;
+            const std::uint64_t with_a = l.pte | x86::PTE_A;
+            std::array<std::uint8_t, 8> buf{};
+            std::memcpy(buf.data(), &with_a, pte_size);
+            if (!k.mm().access_mapped(l.ptep_user, std::span(buf.data(), pte_size), true)) continue;
+            k.trace().emit("npt", [&] {
+                return std::string(level_name(dry.mode, level)) + " at gpa " + hex(l.pte_gpa.value()) + ": the CPU sets A (" + hex(l.pte) + " -> " + hex(with_a) +
+                       ") before its walk stops at the next table";
+            });
+        }
+    }
+
+    // models x86_emulate_instruction() with EMULTYPE_PF after an NPF, arch/x86/kvm/x86.c: with a
+    // direct MMU the fault address is a gpa (ctxt->gpa_available), and emulator_read_write_onepage()
+    // uses it for a memory operand at the same page offset, skipping the walk. After an NPF on
+    // a page-table access that gpa is the table entry's, so the instruction reads or writes the
+    // table (Debian's 6.1 and 6.12 under QEMU: a read returns the PDPTE, a store to it in a
+    // read-only slot exits as MMIO there).
+    Translation emulate_npf(Gva gva, WalkAccess a, Gpa npf_gpa) {
+        k.trace().emit("npf_interception", [&] {
+            return "NPT: the CPU's walk needs the page table at gpa " + hex(npf_gpa.value()) +
+                   " writable, and it is in a read-only slot -> KVM_PFN_ERR_RO_FAULT -> emulate the instruction";
+        });
+        if (offset_in_page(gva.value()) == offset_in_page(npf_gpa.value())) {
+            k.trace().emit("emulator_read_write_onepage", [&] {
+                return "gva " + hex(gva.value()) + " has the page offset of the NPF's gpa " + hex(npf_gpa.value()) + ": the operand uses that gpa, no walk";
+            });
+            return npf_gpa;
+        }
+        return shadow(gva, a);
     }
 
     Translation translate(Gva gva, WalkAccess a) {

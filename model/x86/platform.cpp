@@ -55,6 +55,12 @@ bool platform_supports(Platform p, VmType t) {
     return false;
 }
 
+// kvm_arch_init_vm() / kvm_is_vm_type_supported(), arch/x86/kvm/x86.c: kvm_caps.supported_vm_types
+bool host_supports_vm_type(Platform p, const HostDescription& host, VmType t) {
+    if (!platform_supports(p, t)) return false;
+    return !host.vm_types || ((*host.vm_types >> kvm_x86_vm_type(t)) & 1);
+}
+
 // KVM_X86_DEFAULT_VM, KVM_X86_SEV_ES_VM, KVM_X86_SNP_VM, KVM_X86_TDX_VM (arch/x86/include/uapi/asm/kvm.h)
 int kvm_x86_vm_type(VmType t) {
     switch (t) {

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string_view>
 
+#include "../host/host_description.h"
+
 namespace kvmsim {
 
 enum class Platform { Vmx, Svm, VmxShadow, Pvm };
@@ -34,5 +36,8 @@ struct PlatformOptions {
 [[nodiscard]] int kvm_x86_vm_type(VmType t);
 // Whether KVM_CREATE_VM accepts the type on this platform (KVM_CAP_VM_TYPES).
 [[nodiscard]] bool platform_supports(Platform p, VmType t);
+// The same on a described host: its kvm_caps.supported_vm_types where known (QEMU's TCG machine
+// has SVM but no SEV, so only the default type), else the platform's.
+[[nodiscard]] bool host_supports_vm_type(Platform p, const HostDescription& host, VmType t);
 
 }  // namespace kvmsim

@@ -51,8 +51,10 @@ KvmResult X86Arch::prepare_memory_region(const Profile& profile, const kvm_memor
     return KvmResult::ok();
 }
 
-// KVM_MAX_VCPUS and KVM_MAX_VCPU_IDS as probed on 6.18 (KVM_CAP_MAX_VCPUS 1024, MAX_VCPU_ID 4096).
-unsigned X86Arch::max_vcpus(const Profile&) const { return 1024; }
-unsigned X86Arch::max_vcpu_ids(const Profile&) const { return 4096; }
+// KVM_MAX_VCPUS, arch/x86/include/asm/kvm_host.h: CONFIG_KVM_MAX_NR_VCPUS (1024 before 6.8), from the host.
+unsigned X86Arch::max_vcpus(const Profile&) const { return host_.max_vcpus; }
+// KVM_MAX_VCPU_IDS, arch/x86/include/asm/kvm_host.h: KVM_MAX_VCPUS * KVM_VCPU_ID_RATIO (4), so
+// that APIC IDs with holes in their topology still fit (6.18 pvm host: 4096; Debian 6.12: 16384).
+unsigned X86Arch::max_vcpu_ids(const Profile&) const { return host_.max_vcpus * 4; }
 
 }  // namespace kvmsim

@@ -40,6 +40,7 @@ public:
 private:
     [[nodiscard]] std::optional<long> answer_618(const Profile& profile, Cap cap, bool vm_fd) const;
     [[nodiscard]] bool has_protected_state() const { return type_ != VmType::Default; }
+    [[nodiscard]] bool has_private_mem() const { return type_ == VmType::Snp || type_ == VmType::Tdx; }
     Platform platform_;
     PlatformOptions options_;
     VmType type_;

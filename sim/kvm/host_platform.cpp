@@ -17,6 +17,9 @@ HostFacts read_host_facts(const Fd& kvm) {
     f.guest_memfd_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::GuestMemfd));
     f.online_cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     f.multi_address_space_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MultiAddressSpace));
+    f.max_vcpus_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MaxVcpus));
+    f.memory_attributes_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MemoryAttributes));
+    f.vm_types_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::VmTypes));
     read_arch_host_facts(kvm, f);
     return f;
 }

@@ -51,6 +51,7 @@ public:
     [[nodiscard]] std::string platform() const override { return platform_; }
     [[nodiscard]] std::string profile() const override { return profile_; }
     [[nodiscard]] double boot_seconds() const override { return machine_ ? machine_->boot_seconds() : 0; }
+    [[nodiscard]] std::optional<HostDescription> host_description() const override { return host_; }
 
     [[nodiscard]] std::optional<std::string> missing() const override {
         const char* qemu = options_.arch == GuestArch::X86_64 ? "qemu-system-x86_64" : "qemu-system-aarch64";
@@ -100,6 +101,14 @@ public:
         release_ = h.value("kernel", "");
         if (!h.value("usable", false)) return fail("the guest kernel " + release_ + " has no usable /dev/kvm: " + h.value("why_not", ""), why_not);
         platform_ = options_.arch == GuestArch::X86_64 ? h.value("platform", "svm") : "arm64";
+        host_.reset();
+        if (h.contains("host")) {
+            try {
+                host_ = host_from_json(h["host"]);
+            } catch (const nlohmann::json::exception& e) {
+                return fail(std::string("kvmsim serve sent a malformed host description: ") + e.what(), why_not);
+            }
+        }
         if (options_.profile) profile_ = *options_.profile;
         else if (auto p = profile_for_release(release_)) profile_ = *p;
         else return fail("the booted kernel " + release_ + " stands for no known profile; name one with --kernel", why_not);
@@ -185,6 +194,7 @@ private:
     int boots_ = 0;
     std::optional<std::string> boot_error_;
     std::string release_, platform_, profile_;
+    std::optional<HostDescription> host_;
     std::vector<std::string> notes_;
     std::optional<std::string> skip_all_, dead_;
 };

@@ -11,6 +11,7 @@
 
 #include "kernel_files.h"
 #include "sim/backend.h"
+#include "sim/host_description.h"
 
 namespace kvmsim::sim::qemu {
 
@@ -34,6 +35,9 @@ public:
     [[nodiscard]] virtual std::string platform() const = 0;         // the contract platform the guest's KVM is
     [[nodiscard]] virtual std::string profile() const = 0;          // the kernel profile it stands for
     [[nodiscard]] virtual double boot_seconds() const = 0;
+    // The booted kernel's host description, probed by `kvmsim serve` on its /dev/kvm exactly as
+    // the kvm backend probes this machine's (nullopt from a guest that did not send one).
+    [[nodiscard]] virtual std::optional<HostDescription> host_description() const = 0;
 };
 
 std::unique_ptr<QemuBackend> make_qemu_backend(const QemuOptions& options);

@@ -275,7 +275,9 @@ TEST_CASE("guest_access vmx: READONLY slot over an unmapped hva: write is RO_FAU
 }
 TEST_CASE("guest_access vmx: a hwpoisoned page -> SIGBUS at the page's hva") {
     GuestVm vm(Platform::Vmx);
-    REQUIRE_OK(vm.mm.madvise_hwpoison(Hva(AUX_HVA + PG + 0x10)));
+    const std::array<std::uint8_t, 1> one{1};
+    REQUIRE(vm.mm.copy_to_user(Hva(AUX_HVA + PG), one));  // a page of its own: the zero page cannot be poisoned
+    REQUIRE_OK(vm.mm.madvise_hwpoison(Hva(AUX_HVA + PG + 0x10), false).result);
     const GuestAccessResult r = vm.read(AUX_GPA + PG + 0x20, 4);
     REQUIRE(r.events.size() == 1);
     CHECK(r.events[0].kind == VcpuEvent::Kind::Signal);

@@ -146,18 +146,46 @@ TEST_CASE("get_user_page: faults the page in once; write needs PROT_WRITE; a hol
 TEST_CASE("madvise_hwpoison: poisons only that page; GUP -> hwpoison, copies fail; a hole -> EFAULT") {
     HostMm mm;
     REQUIRE_OK(mm.mmap(Hva(A), 2 * PG, RW, MappingKind::Anonymous, "a"));
-    REQUIRE_OK(mm.madvise_hwpoison(Hva(A + 0x123)));
+    const std::array<std::uint8_t, 1> one{1};
+    REQUIRE(mm.copy_to_user(Hva(A), one));
+    REQUIRE_OK(mm.madvise_hwpoison(Hva(A + 0x123), false).result);
     CHECK(mm.get_user_page(Hva(A), false).error == std::optional(GupError::Hwpoison));
     std::array<std::uint8_t, 4> buf{};
     CHECK_FALSE(mm.copy_from_user(Hva(A), buf));
     CHECK_FALSE(mm.copy_to_user(Hva(A), buf));
     CHECK(mm.get_user_page(Hva(A + PG), false).pfn.has_value());
-    CHECK(mm.madvise_hwpoison(Hva(A + 4 * PG)) == EFAULT_);
+    CHECK(mm.madvise_hwpoison(Hva(A + 4 * PG), false).result == EFAULT_);
+    CHECK(mm.madvise_hwpoison(Hva(A), false).result == EFAULT_);  // unmapped: GUP meets the hwpoison entry
+}
+TEST_CASE("madvise_hwpoison: an untouched private page is the zero page: EBUSY, then EHWPOISON (memory_failure())") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), 4 * PG, RW, MappingKind::Anonymous, "a"));
+    const HwpoisonResult first = mm.madvise_hwpoison(Hva(A), false);
+    CHECK(first.result == KvmResult::error(Errno::Ebusy));
+    CHECK_FALSE(first.sigbus);
+    CHECK(mm.get_user_page(Hva(A), false).pfn.has_value());  // ignored: the page stays readable
+    const HwpoisonResult second = mm.madvise_hwpoison(Hva(A + PG), false);
+    CHECK(second.result == KvmResult::error(Errno::Ehwpoison));
+    CHECK_FALSE(second.sigbus);
+    CHECK(mm.madvise_hwpoison(Hva(A + 2 * PG), true).sigbus);  // MF_ACTION_REQUIRED: kill_accessing_process()
+}
+TEST_CASE("madvise_hwpoison: a written private page: 0, SIGBUS to the caller only with MF_ACTION_REQUIRED") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), 2 * PG, RW, MappingKind::Anonymous, "a"));
+    const std::array<std::uint8_t, 1> one{1};
+    REQUIRE(mm.copy_to_user(Hva(A), one));
+    REQUIRE(mm.copy_to_user(Hva(A + PG), one));
+    const HwpoisonResult old_kernel = mm.madvise_hwpoison(Hva(A), false);
+    CHECK(old_kernel.result.is_ok());
+    CHECK_FALSE(old_kernel.sigbus);
+    const HwpoisonResult new_kernel = mm.madvise_hwpoison(Hva(A + PG), true);
+    CHECK(new_kernel.result.is_ok());
+    CHECK(new_kernel.sigbus);
 }
 TEST_CASE("madvise_hwpoison: on a VM_PFNMAP mapping -> EFAULT (get_user_pages_fast refuses VM_PFNMAP)") {
     HostMm mm;
     REQUIRE_OK(mm.mmap(Hva(A), 2 * PG, RW, MappingKind::PfnMap, "mmio"));
-    CHECK(mm.madvise_hwpoison(Hva(A)) == EFAULT_);
+    CHECK(mm.madvise_hwpoison(Hva(A), false).result == EFAULT_);
 }
 TEST_CASE("sparse memory: a 1 TiB mapping costs nothing until touched; untouched pages read as zeros") {
     const auto start = std::chrono::steady_clock::now();

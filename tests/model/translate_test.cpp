@@ -163,7 +163,9 @@ TEST_CASE("hva_to_pfn: one host page is one pfn; different pages differ") {
 TEST_CASE("hva_to_pfn: hwpoisoned page -> KVM_PFN_ERR_HWPOISON") {
     Vm vm;
     vm.map(0x10000000, PG);
-    REQUIRE_OK(vm.mm.madvise_hwpoison(Hva(0x10000000)));
+    const std::array<std::uint8_t, 1> one{1};
+    REQUIRE(vm.mm.copy_to_user(Hva(0x10000000), one));  // a page of its own: the zero page cannot be poisoned
+    REQUIRE_OK(vm.mm.madvise_hwpoison(Hva(0x10000000), false).result);
     CHECK(hva_to_pfn(vm.k, Hva(0x10000000), {}).error == std::optional(PfnError::Hwpoison));
     CHECK(hva_to_pfn(vm.k, Hva(0x10000000), {.write = true}).error == std::optional(PfnError::Hwpoison));
 }

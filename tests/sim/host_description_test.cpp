@@ -81,6 +81,62 @@ TEST_CASE("KVM_CAP_MULTI_ADDRESS_SPACE and as_id 1 follow CONFIG_KVM_SMM (what /
     CHECK(cap(HostDescription{}, Cap::MultiAddressSpace, CheckOn::VmFd) == 0);  // unset: the pvm platform's, no SMM
 }
 
+TEST_CASE("KVM_CAP_MAX_VCPUS and MAX_VCPU_ID follow KVM_MAX_VCPUS (CONFIG_KVM_MAX_NR_VCPUS)") {
+    for (long n : {1024L, 4096L}) {
+        CAPTURE(n);
+        HostFacts f;
+        f.max_vcpus_cap = n;
+        const HostDescription h = describe_host(f);
+        CHECK(h.max_vcpus == static_cast<unsigned>(n));
+        CHECK(cap(h, Cap::MaxVcpus, CheckOn::SystemFd) == n);
+        CHECK(cap(h, Cap::MaxVcpuId, CheckOn::VmFd) == 4 * n);  // KVM_VCPU_ID_RATIO
+    }
+    CHECK(cap(HostDescription{}, Cap::MaxVcpuId, CheckOn::SystemFd) == 4096);  // the reference host
+}
+
+TEST_CASE("KVM_CAP_MEMORY_ATTRIBUTES follows CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES; a default VM has no private memory") {
+    for (long attrs : {0L, 8L}) {
+        CAPTURE(attrs);
+        HostFacts f;
+        f.memory_attributes_cap = attrs;
+        const HostDescription h = describe_host(f);
+        CHECK(h.memory_attributes == (attrs != 0));
+        CHECK(cap(h, Cap::MemoryAttributes, CheckOn::SystemFd) == attrs);
+        CHECK(cap(h, Cap::MemoryAttributes, CheckOn::VmFd) == 0);
+        HostMm mm;
+        const kvm snp(mm, *find_profile("mainline"), std::make_unique<X86Arch>(Platform::Svm, VmType::Snp, h));
+        CHECK(snp.check_extension(Cap::MemoryAttributes, CheckOn::VmFd).value() == attrs);  // kvm_arch_has_private_mem()
+    }
+}
+
+TEST_CASE("KVM_CAP_VM_TYPES is what the host's vendor module offers, within the platform's") {
+    HostFacts f;
+    f.vm_types_cap = 1;  // QEMU's TCG machine: SVM without SEV
+    HostMm mm;
+    const kvm tcg(mm, *find_profile("mainline"), std::make_unique<X86Arch>(Platform::Svm, VmType::Default, describe_host(f)));
+    CHECK(tcg.check_extension(Cap::VmTypes, CheckOn::SystemFd).value() == 1);
+    HostMm mm2;
+    const kvm epyc(mm2, *find_profile("mainline"), std::make_unique<X86Arch>(Platform::Svm, VmType::Default, HostDescription{}));
+    CHECK(epyc.check_extension(Cap::VmTypes, CheckOn::SystemFd).value() == 0x19);  // unset: default, SEV-ES, SNP
+    f.vm_types_cap = 0;  // before 6.8 the cap is unknown: only the default type
+    CHECK(describe_host(f).vm_types == 1u);
+}
+
+TEST_CASE("the description crosses the QEMU wire unchanged") {
+    HostFacts f;
+    f.guest_memfd_cap = 1;
+    f.max_vcpus_cap = 4096;
+    f.memory_attributes_cap = 8;
+    f.vm_types_cap = 1;
+    f.cpuid_la57 = false;
+    f.multi_address_space_cap = 2;
+    f.cpuinfo_phys_bits = 40;
+    const HostDescription h = describe_host(f);
+    const HostDescription back = host_from_json(host_to_json(h));
+    CHECK(describe(back) == describe(h));
+    CHECK_THROWS_AS((void)host_from_json(nlohmann::json::object()), nlohmann::json::exception);
+}
+
 TEST_CASE("the guest's MAXPHYADDR sets the walker's reserved bits") {
     CHECK(guest_cpuid(Platform::Pvm).maxphyaddr == 48u);  // default: the reference host's CPUID
     CHECK(guest_cpuid(Platform::Pvm, fake_host(1, 46, 2)).maxphyaddr == 46u);
@@ -105,6 +161,9 @@ TEST_CASE("vm.host refuses what no host has") {
     CHECK(error_path(doc({{"guest_maxphyaddr", 53}})) == "/vm/host/guest_maxphyaddr");
     CHECK(error_path(doc({{"online_cpus", 0}})) == "/vm/host/online_cpus");
     CHECK(error_path(doc({{"cpus", 2}})) == "/vm/host/cpus");
+    CHECK(error_path(doc({{"vm_types", 2}})) == "/vm/host/vm_types");  // without the default type
+    CHECK(error_path(doc({{"max_vcpus", 0}})) == "/vm/host/max_vcpus");
+    CHECK(error_path(doc({{"guest_la57", "yes"}})) == "/vm/host/guest_la57");
     CHECK(error_path(doc(7)) == "/vm/host");
 }
 
@@ -121,6 +180,9 @@ TEST_CASE("every shipped scenario holds on the model whichever way the host answ
                 // CONFIG_KVM_SMM goes with the platform a scenario names (vmx has it, pvm not);
                 // diff runs the model on the host's own platform, where the probe agrees.
                 o.host->kvm_smm.reset();
+                // So do the VM types KVM offers and LA57 (the probe's answers are the platform's there).
+                o.host->vm_types.reset();
+                o.host->guest_la57.reset();
                 auto backend = make_model_backend();
                 for (const auto& f : files) {
                     const Scenario s = load_scenario(f);

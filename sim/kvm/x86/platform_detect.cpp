@@ -38,6 +38,7 @@ std::optional<unsigned> cpuinfo_phys_bits() {
 void read_arch_host_facts(const Fd& kvm, HostFacts& f) {
     f.cpuid_maxphyaddr = guest_maxphyaddr(kvm);
     f.cpuinfo_phys_bits = cpuinfo_phys_bits();
+    f.cpuid_la57 = guest_la57(kvm);
 }
 
 // kvm_pvm runs guests under shadow paging; kvm_intel/kvm_amd use EPT/NPT unless the module

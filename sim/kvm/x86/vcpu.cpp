@@ -231,4 +231,12 @@ unsigned guest_maxphyaddr(const Fd& kvm) {
     return 36;  // SDM: without leaf 80000008H, MAXPHYADDR is 36
 }
 
+std::optional<bool> guest_la57(const Fd& kvm) {
+    const auto c = supported_cpuid(kvm);
+    if (!c) return std::nullopt;
+    for (std::uint32_t i = 0; i < c->get()->nent; ++i)
+        if (const kvm_cpuid_entry2& e = c->entry(i); e.function == 7 && e.index == 0) return ((e.ecx >> 16) & 1) != 0;
+    return false;  // no leaf 7: no LA57
+}
+
 }  // namespace kvmsim::sim::kvmhost

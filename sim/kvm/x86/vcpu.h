@@ -62,5 +62,8 @@ private:
 
 // CPUID.80000008H:EAX[7:0] of KVM_GET_SUPPORTED_CPUID: the guest's MAXPHYADDR.
 unsigned guest_maxphyaddr(const Fd& kvm);
+// CPUID.(EAX=7,ECX=0):ECX[16] of KVM_GET_SUPPORTED_CPUID: whether the guest may have LA57
+// (kvm_set_cpu_caps() keeps it only where the host CPU has it); nullopt if the ioctl fails.
+std::optional<bool> guest_la57(const Fd& kvm);
 
 }  // namespace kvmsim::sim::kvmhost
