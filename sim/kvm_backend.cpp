@@ -17,6 +17,7 @@
 #include "kvm/guest_memory.h"
 #include "kvm/host_layout.h"
 #include "kvm/host_platform.h"
+#include "kvm/slot_metadata_budget.h"
 #include "kvm/vmm_host.h"
 #include "model/vmm/cfi_flash.h"
 #include "runner.h"
@@ -268,6 +269,7 @@ private:
         const std::uint32_t slot = f.u32("slot");
         const std::uint64_t uaddr = f.hva("userspace_addr");
         kvm_userspace_memory_region region{slot, f.memslot_flags("flags"), f.u64("guest_phys_addr"), f.u64("memory_size"), layout_.to_real(uaddr)};
+        if (auto why = slot_metadata_over_budget(region.memory_size / kPage, region.flags)) throw Skip{*why};
         const long r = raw_ioctl(vm_, KVM_SET_USER_MEMORY_REGION, &region);
         trace_.emit("ioctl", [&] {
             return "KVM_SET_USER_MEMORY_REGION {slot " + hex(slot) + ", flags " + hex(region.flags) + ", gpa " + hex(region.guest_phys_addr) + ", size " +
