@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "limits.h"
+#include "model/trace.h"
+
 namespace kvmsim::sim {
 namespace {
 
@@ -46,9 +49,18 @@ void check_hole_step(const Scenario& s, const Step& step, const StepFields& f) {
             throw ScenarioError(f.path("mapping"), "mapping \"" + name + "\" has no file: fallocate needs a mapping with the flag \"memfd\"");
     }
     if (step.op == "host_uffd_register") {
-        (void)uffd_serve(f);
-        if (f.string("serve") == "UFFDIO_ZEROPAGE" && f.has("pattern"))
-            throw ScenarioError(f.path("pattern"), "UFFDIO_ZEROPAGE fills the page with zeros; \"pattern\" goes with UFFDIO_COPY");
+        const UffdServe serve = uffd_serve(f);
+        if (f.string("serve") == "UFFDIO_ZEROPAGE" && (f.has("pattern") || f.has("content")))
+            throw ScenarioError(f.path(f.has("pattern") ? "pattern" : "content"), "UFFDIO_ZEROPAGE fills the page with zeros; \"pattern\" and \"content\" go with UFFDIO_COPY");
+        if (serve.snapshot && f.has("pattern"))
+            throw ScenarioError(f.path("pattern"), "\"content\": \"snapshot\" copies what the range held at registration; \"pattern\" goes with \"content\": \"pattern\"");
+        // A whole-range answer installs every page of the range at once: bounded like every
+        // other way of touching pages (docs/limits.md).
+        if (serve.whole_range && f.u64("size") > kMaxUffdRangeCopy)
+            throw ScenarioError(f.path("size"), "\"unit\": \"range\" copies the whole range on each fault; at most " + hex(kMaxUffdRangeCopy) +
+                                                     " bytes (docs/limits.md)");
+        if (serve.snapshot && f.u64("size") > kMaxUffdRangeCopy)
+            throw ScenarioError(f.path("size"), "\"content\": \"snapshot\" keeps a copy of the range; at most " + hex(kMaxUffdRangeCopy) + " bytes (docs/limits.md)");
     }
 }
 
@@ -69,10 +81,20 @@ FallocMode falloc_mode(const StepFields& f) {
 }
 
 UffdServe uffd_serve(const StepFields& f) {
+    UffdServe s;
     const std::string how = f.string("serve");
-    if (how == "UFFDIO_COPY") return {UffdServe::How::Copy, f.u64_or("pattern", 0)};
-    if (how == "UFFDIO_ZEROPAGE") return {UffdServe::How::ZeroPage, 0};
-    throw ScenarioError(f.path("serve"), "expected \"UFFDIO_COPY\" or \"UFFDIO_ZEROPAGE\", got \"" + how + "\"");
+    if (how == "UFFDIO_COPY") s.how = UffdServe::How::Copy;
+    else if (how == "UFFDIO_ZEROPAGE") s.how = UffdServe::How::ZeroPage;
+    else throw ScenarioError(f.path("serve"), "expected \"UFFDIO_COPY\" or \"UFFDIO_ZEROPAGE\", got \"" + how + "\"");
+    s.pattern = f.u64_or("pattern", 0);
+    const std::string content = f.string_or("content", "pattern");
+    if (content != "pattern" && content != "snapshot")
+        throw ScenarioError(f.path("content"), "expected \"pattern\" or \"snapshot\", got \"" + content + "\"");
+    s.snapshot = content == "snapshot";
+    const std::string unit = f.string_or("unit", "page");
+    if (unit != "page" && unit != "range") throw ScenarioError(f.path("unit"), "expected \"page\" or \"range\", got \"" + unit + "\"");
+    s.whole_range = unit == "range";
+    return s;
 }
 
 }  // namespace kvmsim::sim

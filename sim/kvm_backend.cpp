@@ -293,13 +293,34 @@ private:
         const std::uint64_t size = f.u64("size");
         require_in_span(hva, size);
         const UffdServe serve = uffd_serve(f);
+        UffdAnswer answer;
+        answer.zeropage = serve.how == UffdServe::How::ZeroPage;
+        answer.whole_range = serve.whole_range;
+        if (!answer.zeropage) answer.source = uffd_source(hva, size, serve);
         auto handler = std::make_unique<UffdHandler>();
         std::optional<std::string> skip;
-        const int e = handler->start(layout_.to_real(hva), size, {serve.how == UffdServe::How::ZeroPage, serve.pattern}, skip);
+        const int e = handler->start(layout_.to_real(hva), size, std::move(answer), skip);
         if (skip) throw Skip{*skip};
         if (e == 0) uffds_[hva] = std::move(handler);
         trace_.emit("userfaultfd", [&] { return "UFFDIO_REGISTER(MODE_MISSING) " + hex(hva) + "+" + hex(size) + " = " + errno_json(-e).dump(); });
         return errno_json(-e);
+    }
+
+    // What UFFDIO_COPY copies from: the range as it is now ("snapshot": only the pages present,
+    // found with mincore() so that looking does not fault any page in; the rest zeros), or the
+    // pattern over one page, or over the whole range when each fault copies all of it.
+    std::vector<std::uint8_t> uffd_source(std::uint64_t hva, std::uint64_t size, const UffdServe& serve) {
+        if (!serve.snapshot) {
+            std::vector<std::uint8_t> buf(serve.whole_range ? size : kPage);
+            for (std::size_t off = 0; off + 8 <= buf.size(); off += 8) std::memcpy(buf.data() + off, &serve.pattern, 8);
+            return buf;
+        }
+        std::vector<std::uint8_t> buf(size, 0);  // size is bounded at validation (kMaxUffdRangeCopy)
+        std::vector<unsigned char> resident((size + kPage - 1) / kPage, 0);
+        if (::mincore(reinterpret_cast<void*>(layout_.to_real(hva)), size, resident.data()) != 0) resident.assign(resident.size(), 0);
+        for (std::size_t i = 0; i < resident.size(); ++i)
+            if (resident[i] & 1) (void)layout_.access(hva + i * kPage, buf.data() + i * kPage, kPage, false);
+        return buf;
     }
 
     nlohmann::json set_user_memory_region(const StepFields& f) {

@@ -56,7 +56,8 @@ const std::vector<OpSpec>& op_specs() {
         // Holes and userfaultfd (sim/host_steps.cpp)
         {"host_madvise", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"advice", Kind::String, true}}},
         {"host_fallocate", {{"mapping", Kind::String, true}, {"mode", Kind::StrList, true}, {"offset", Kind::U64, true}, {"len", Kind::U64, true}}},
-        {"host_uffd_register", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"serve", Kind::String, true}, {"pattern", Kind::U64, false}}},
+        {"host_uffd_register", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"serve", Kind::String, true}, {"pattern", Kind::U64, false},
+                                {"content", Kind::String, false}, {"unit", Kind::String, false}}},
         {"host_uffd_faults", {{"hva", Kind::Hva, true}}},
         {"kvm_call", {{"fn", Kind::String, true}, {"gfn", Kind::U64, false}, {"as_id", Kind::U32, false}, {"write", Kind::Bool, false},
                       {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"data", Kind::Data, false}}},

@@ -127,7 +127,7 @@ HostPage& HostMm::fault_in(Hva page) {
     if (inserted) {
         const vm_area_struct* vma = find_vma(page);
         it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
-        if (vma && vma->uffd) handle_userfault(*vma, it->second);
+        if (vma && vma->uffd) handle_userfault(*vma, page.value(), it->second);
     }
     last_page_hva_ = page.value();
     last_page_ = &it->second;
@@ -175,9 +175,12 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
             std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);
         } else {
             auto it = pages_.find(page_hva.value());
-            // Under a userfaultfd even a read of a missing page faults (do_anonymous_page(),
-            // shmem_get_folio_gfp() ask handle_userfault() before any zero page is mapped).
-            if (it == pages_.end() && vma->uffd) {
+            // A read faults the page in too (the zero page for private anonymous memory, a page
+            // cache page for shmem): it is present from now on, which a userfaultfd registered
+            // later sees (no MISSING fault). Under a userfaultfd the read of a missing page is
+            // itself a fault (do_anonymous_page(), shmem_get_folio_gfp() ask handle_userfault()
+            // before mapping any page).
+            if (it == pages_.end() && !vma->is_pfnmap()) {
                 fault_in(page_hva);
                 it = pages_.find(page_hva.value());
             }

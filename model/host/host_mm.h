@@ -46,9 +46,16 @@ struct FallocMode {
 
 // How the VMM's userfaultfd handler answers a MISSING fault: UFFDIO_COPY of a page holding
 // `pattern` repeated (8 bytes, little-endian), or UFFDIO_ZEROPAGE.
+// With `snapshot`, UFFDIO_COPY copies what the page held when the range was registered (as
+// page_fault_test's handler does), zeros for a page not present then.
 struct UffdServe {
     enum class How { Copy, ZeroPage } how = How::Copy;
     std::uint64_t pattern = 0;
+    bool snapshot = false;
+    // One UFFDIO_COPY per fault of the whole registered range from its start, as
+    // page_fault_test's handler does (it stops at the first page already present, where
+    // mfill_atomic() gives EEXIST; the faulting page is then copied on its own if still missing).
+    bool whole_range = false;
 };
 
 // One userfaultfd context (struct userfaultfd_ctx, fs/userfaultfd.c) and its handler's count.
@@ -57,6 +64,8 @@ struct UffdCtx {
     std::uint64_t size = 0;
     UffdServe serve;
     std::uint64_t faults = 0;  // UFFD_EVENT_PAGEFAULT messages read and served
+    // serve.snapshot: the content of each page present at registration, by page hva
+    std::map<std::uint64_t, std::array<std::uint8_t, PAGE_SIZE>> snapshot;
 };
 
 // The gup_flags of mm/gup.c that the model's callers pass.
@@ -132,7 +141,8 @@ private:
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
     HostPage& fault_in(Hva page);
     // A first touch of a missing page under a userfaultfd: the handler's answer (userfaultfd.cpp).
-    void handle_userfault(const vm_area_struct& vma, HostPage& page);
+    void handle_userfault(const vm_area_struct& vma, std::uint64_t page_hva, HostPage& page);
+    static void fill_from_uffd(const UffdCtx& ctx, std::uint64_t page_hva, HostPage& page);
     // The mmap a mapping name came from: its first address (vm_start - vm_pgoff), if mapped.
     [[nodiscard]] std::optional<std::pair<Hva, const vm_area_struct*>> mapping_origin(const std::string& name) const;
 

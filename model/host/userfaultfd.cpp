@@ -29,7 +29,18 @@ KvmResult HostMm::uffd_register(Hva hva, std::uint64_t size, UffdServe serve) {
     }
     if (!found) return KvmResult::error(Errno::Einval);
     // Each registration step is a userfaultfd(2) of its own: a new context.
-    uffds_.push_back({hva, size, serve, 0});
+    uffds_.push_back({hva, size, serve, 0, {}});
+    if (serve.snapshot) {
+        // What the handler will copy back: each page present now (bounded by the pages the
+        // model holds, not by the size of the range).
+        auto& snap = uffds_.back().snapshot;
+        for (const auto& [page, hp] : pages_) {
+            if (page < hva.value() || page >= end.value()) continue;
+            auto& bytes = snap[page];
+            if (hp.bytes) bytes = *hp.bytes;
+            else bytes.fill(0);
+        }
+    }
     const auto id = static_cast<std::uint32_t>(uffds_.size());
     split_at(hva);
     split_at(end);
@@ -46,10 +57,33 @@ std::optional<std::uint64_t> HostMm::uffd_faults(Hva hva) const {
 // models handle_userfault(), fs/userfaultfd.c, with the VMM's handler answering by
 // mfill_atomic_copy() / mfill_atomic_zeropage() (mm/userfaultfd.c): called on the first touch
 // of a missing page in a registered mapping; the page is then there with the handler's content.
-void HostMm::handle_userfault(const vm_area_struct& vma, HostPage& page) {
+void HostMm::handle_userfault(const vm_area_struct& vma, std::uint64_t page_hva, HostPage& page) {
     UffdCtx& ctx = uffds_.at(vma.uffd - 1);
     ++ctx.faults;
-    if (ctx.serve.how == UffdServe::How::ZeroPage || ctx.serve.pattern == 0) return;  // reads as zeros
+    if (ctx.serve.whole_range) {
+        // mfill_atomic() from the range's start: each missing page gets its content, up to the
+        // first page already there (EEXIST) or the end of the registration.
+        for (std::uint64_t p = ctx.start.value(); p < ctx.start.value() + ctx.size; p += PAGE_SIZE) {
+            if (p == page_hva) continue;  // the faulting page, filled below
+            const vm_area_struct* v = find_vma(Hva(p));
+            if (!v || v->uffd != vma.uffd || pages_.contains(p)) break;
+            HostPage& hp = pages_[p];
+            hp.pfn = Pfn(next_pfn_++);
+            fill_from_uffd(ctx, p, hp);
+        }
+        last_page_ = nullptr;  // pages_ grew; the caller's reference stays valid (node-based map)
+    }
+    fill_from_uffd(ctx, page_hva, page);
+}
+
+void HostMm::fill_from_uffd(const UffdCtx& ctx, std::uint64_t page_hva, HostPage& page) {
+    if (ctx.serve.how == UffdServe::How::ZeroPage) return;  // reads as zeros
+    if (ctx.serve.snapshot) {
+        const auto it = ctx.snapshot.find(page_hva);
+        if (it != ctx.snapshot.end()) page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>(it->second);
+        return;
+    }
+    if (ctx.serve.pattern == 0) return;
     page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>();
     for (std::size_t off = 0; off < PAGE_SIZE; off += sizeof ctx.serve.pattern)
         std::memcpy(page.bytes->data() + off, &ctx.serve.pattern, sizeof ctx.serve.pattern);

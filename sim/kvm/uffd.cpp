@@ -63,9 +63,10 @@ int UffdHandler::start(std::uint64_t real, std::uint64_t size, UffdAnswer answer
         stop();
         return e;
     }
-    answer_ = answer;
-    page_ = std::make_unique<std::uint8_t[]>(kPage);
-    for (std::uint64_t off = 0; off < kPage; off += sizeof answer.pattern) std::memcpy(page_.get() + off, &answer.pattern, sizeof answer.pattern);
+    answer_ = std::move(answer);
+    if (answer_.source.size() < kPage) answer_.source.resize(kPage, 0);
+    start_ = real;
+    size_ = size;
     stop_ = false;
     thread_ = std::thread([this] { serve(); });
     return 0;
@@ -90,26 +91,46 @@ void UffdHandler::serve() {
         if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
         ++faults_;
         const std::uint64_t page = msg.arg.pagefault.address & ~(kPage - 1);
-        int r = 0;
-        if (answer_.zeropage) {
-            uffdio_zeropage z{};
-            z.range.start = page;
-            z.range.len = kPage;
-            r = ::ioctl(fd_, UFFDIO_ZEROPAGE, &z);
-        } else {
-            uffdio_copy c{};
-            c.dst = page;
-            c.src = reinterpret_cast<std::uint64_t>(page_.get());
-            c.len = kPage;
-            r = ::ioctl(fd_, UFFDIO_COPY, &c);
-        }
-        // EEXIST: the page came some other way meanwhile; the waiter was woken regardless.
-        if (r != 0 && errno != EEXIST) {
+        if (!answered(page)) {
             ++failures_;
             uffdio_range w{page, kPage};
             (void)::ioctl(fd_, UFFDIO_WAKE, &w);
         }
     }
+}
+
+// The page's source bytes: the whole-range buffer at the page's offset, or the one page.
+bool UffdHandler::answered(std::uint64_t page) {
+    const bool per_range_source = answer_.source.size() == size_ && size_ > kPage;
+    auto src = [&](std::uint64_t at) { return reinterpret_cast<std::uint64_t>(answer_.source.data() + (per_range_source ? at - start_ : 0)); };
+    auto fill = [&](std::uint64_t dst, std::uint64_t len, std::uint64_t& done) {
+        done = 0;
+        if (answer_.zeropage) {
+            uffdio_zeropage z{};
+            z.range = {dst, len};
+            const int r = ::ioctl(fd_, UFFDIO_ZEROPAGE, &z);
+            if (z.zeropage > 0) done = static_cast<std::uint64_t>(z.zeropage);
+            return r == 0 ? 0 : errno;
+        }
+        uffdio_copy c{};
+        c.dst = dst;
+        c.src = src(dst);
+        c.len = len;
+        const int r = ::ioctl(fd_, UFFDIO_COPY, &c);
+        if (c.copy > 0) done = static_cast<std::uint64_t>(c.copy);
+        return r == 0 ? 0 : errno;
+    };
+    std::uint64_t done = 0;
+    if (answer_.whole_range) {
+        // From the range's start: a partial copy (EAGAIN) stopped at a page already present
+        // (mfill_atomic()'s EEXIST); the faulting page may lie beyond it.
+        const int e = fill(start_, size_, done);
+        if (e == 0 || (page >= start_ && page < start_ + done)) return true;
+        if (e != EAGAIN && e != EEXIST) return false;
+    }
+    // EEXIST: the page came some other way meanwhile; the waiter was woken regardless.
+    const int e = fill(page, kPage, done);
+    return e == 0 || e == EEXIST;
 }
 
 }  // namespace kvmsim::sim::kvmhost

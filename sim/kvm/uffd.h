@@ -17,7 +17,9 @@ namespace kvmsim::sim::kvmhost {
 
 struct UffdAnswer {
     bool zeropage = false;      // UFFDIO_ZEROPAGE, else UFFDIO_COPY
-    std::uint64_t pattern = 0;  // UFFDIO_COPY: the page is this value repeated
+    bool whole_range = false;   // one UFFDIO_COPY/ZEROPAGE of the whole range per fault
+    // UFFDIO_COPY's source for the whole range (its size), or one page repeated for every page.
+    std::vector<std::uint8_t> source;
 };
 
 class UffdHandler {
@@ -40,7 +42,8 @@ private:
 
     int fd_ = -1;
     UffdAnswer answer_;
-    std::unique_ptr<std::uint8_t[]> page_;  // UFFDIO_COPY's source
+    std::uint64_t start_ = 0, size_ = 0;
+    bool answered(std::uint64_t page);
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> faults_{0};
     std::atomic<std::uint64_t> failures_{0};
