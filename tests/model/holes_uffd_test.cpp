@@ -131,4 +131,41 @@ TEST_CASE("uffd register: EINVAL for unaligned or empty ranges, unmapped ranges 
     CHECK(*mm.uffd_faults(Hva(A + PG)) == 0);
 }
 
+TEST_CASE("uffd snapshot + whole range: one fault brings back the range as registered, up to the first present page") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), 4 * PG, RW, MappingKind::Anonymous, "a"));
+    write64(mm, A, 1);
+    write64(mm, A + PG, 2);
+    UffdServe serve{UffdServe::How::Copy, 0};
+    serve.snapshot = true;
+    serve.whole_range = true;
+    REQUIRE_OK(mm.uffd_register(Hva(A), 4 * PG, serve));
+    write64(mm, A, 9);  // after the snapshot
+    HvaRange z;
+    REQUIRE_OK(mm.madvise_dontneed(Hva(A), 4 * PG, z));
+    std::array<std::uint8_t, 8> b{};
+    CHECK(mm.copy_from_user(Hva(A + 3 * PG), b));  // faults at the last page: all four come back
+    CHECK(*mm.uffd_faults(Hva(A)) == 1);
+    CHECK(read64(mm, A) == 1);
+    CHECK(read64(mm, A + PG) == 2);
+    CHECK(read64(mm, A + 2 * PG) == 0);
+    REQUIRE_OK(mm.madvise_dontneed(Hva(A), PG, z));
+    REQUIRE_OK(mm.madvise_dontneed(Hva(A + 2 * PG), PG, z));
+    // The fault at page 2 copies from the range's start: page 0 (missing) is filled, page 1
+    // (present) stops the copy, and page 2 is then copied on its own.
+    CHECK(mm.get_user_page(Hva(A + 2 * PG), false).pfn.has_value());
+    CHECK(*mm.uffd_faults(Hva(A)) == 2);
+    CHECK(read64(mm, A) == 1);
+    CHECK(*mm.uffd_faults(Hva(A)) == 2);
+}
+TEST_CASE("a page read before the registration is present: no MISSING fault for it") {
+    HostMm mm;
+    REQUIRE_OK(mm.mmap(Hva(A), 2 * PG, RW, MappingKind::Anonymous, "a"));
+    std::array<std::uint8_t, 8> b{};
+    CHECK(mm.copy_from_user(Hva(A), b));
+    REQUIRE_OK(mm.uffd_register(Hva(A), 2 * PG, {UffdServe::How::Copy, 7}));
+    CHECK(read64(mm, A) == 0);
+    CHECK(*mm.uffd_faults(Hva(A)) == 0);
+}
+
 }  // TEST_SUITE
