@@ -82,6 +82,7 @@ const std::vector<OpSpec>& op_specs() {
         {"KVM_ARM_VCPU_INIT", {{"vcpu", Kind::U32, true}, {"target", Kind::U32, false}, {"features", Kind::StrList, false}}},
         {"vcpu_busy", {{"vcpu", Kind::U32, true}, {"busy", Kind::Bool, true}}},
         {"setrlimit", {{"resource", Kind::String, true}, {"rlim_cur", Kind::U64, true}}},
+        {"guest_dc", {{"vcpu", Kind::U32, true}, {"gpa", Kind::U64, true}, {"insn", Kind::String, true}}},
     };
     return specs;
 }
@@ -94,7 +95,7 @@ const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const s
     return none;
 }
 
-const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit"};
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "guest_dc"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 constexpr std::size_t kMaxErrors = 100;
@@ -186,7 +187,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         return;
     }
     if (op == "host_write" && e.is_number()) return (void)parse_number(e, path);
-    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") {
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc") {
         if (!e.is_object()) throw ScenarioError(path, "a guest access expects an object such as {\"data\": ...} or {\"errno\": \"EFAULT\"}, got " + e.dump());
     }
     if (e.is_string()) return check_errno(e, path);
@@ -441,6 +442,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");
         if (is_vmm_op(st.op)) check_vmm_step(fields, st.op);
+        if (st.op == "guest_dc" && fields.string("insn") != "DC CIVAC")
+            throw ScenarioError(st.path + "/insn", "expected \"DC CIVAC\" (the cache maintenance instruction modelled), got \"" + fields.string("insn") + "\"");
         if (raw.contains("expect")) {
             check_expect(raw.at("expect"), st.op, st.path + "/expect");
             st.expect = raw.at("expect");

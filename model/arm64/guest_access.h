@@ -24,6 +24,9 @@ struct Arm64GuestAccess {
     bool isv = true;
     // ESR_EL2.S1PTW: the access is the guest's own stage-1 page-table walker.
     bool s1ptw = false;
+    // ESR_EL2.CM: a cache maintenance instruction by VA (DC CIVAC). It reports WnR = 1 and
+    // ISV = 0, needs only read permission at stage 2, and moves no data (kind is Write).
+    bool cache_maintenance = false;
 };
 
 // ESR_ELx.FSC class of a stage-2 abort: no entry at all, or an entry lacking the permission.

@@ -10,7 +10,7 @@
 
 namespace kvmsim::sim::kvmhost::arm64 {
 
-enum class AccessKind { Read, Write, Fetch };
+enum class AccessKind { Read, Write, Fetch, CacheMaintenance };  // CacheMaintenance: DC CIVAC (cache_maint.cpp)
 
 // Offsets from the mailbox gpa of the stores the guest code makes.
 constexpr std::uint64_t kMailDone = 0x00;      // x1: a load's value; the access retired
@@ -38,5 +38,9 @@ public:
     // ESR_EL2.ISV.
     [[nodiscard]] static std::uint64_t routine(AccessKind kind, unsigned size, bool isv);
 };
+
+// The cache maintenance routine (cache_maint.cpp): `dc civac, x0`, then the mailbox store.
+inline constexpr std::uint64_t kCacheMaintRoutine = 0xc40;  // past the load/store routines
+void put_cache_maint_routine(std::span<std::uint8_t> mem);
 
 }  // namespace kvmsim::sim::kvmhost::arm64
