@@ -64,7 +64,7 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
     }
     if (op == "build_stage1_tables") return stage1_.build(vm_, step, f);
     if (op == "set_stage1_regs") return stage1_.set_regs(vm_, arch_, step, f);
-    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") return guest_access(step, f);
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc") return guest_access(step, f);
     return std::nullopt;
 }
 
@@ -81,20 +81,21 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
                                                                         : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
     const std::uint64_t addr = by_gva ? f.u64("gva") : f.u64("gpa");
     a.ipa = Gpa(addr);
-    a.kind = step.op == "guest_write" ? Arm64AccessKind::Write : step.op == "guest_fetch" ? Arm64AccessKind::Fetch : Arm64AccessKind::Read;
-    a.size = a.kind == Arm64AccessKind::Fetch ? 4 : f.access_size("size");
+    a.kind = step.op == "guest_write" || step.op == "guest_dc" ? Arm64AccessKind::Write : step.op == "guest_fetch" ? Arm64AccessKind::Fetch : Arm64AccessKind::Read;
+    a.cache_maintenance = step.op == "guest_dc";
+    a.size = a.kind == Arm64AccessKind::Fetch || a.cache_maintenance ? 4 : f.access_size("size");
     if (offset_in_page(addr) + a.size > PAGE_SIZE)
         throw ScenarioError(f.path(by_gva ? "gva" : "gpa"), "the arm64 model takes accesses within one page (this one crosses a page boundary)");
-    if (a.kind == Arm64AccessKind::Write) a.data = f.data("data", a.size);
+    if (a.kind == Arm64AccessKind::Write && !a.cache_maintenance) a.data = f.data("data", a.size);
     const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
     std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
-    a.isv = f.boolean_or("isv", true);
+    a.isv = !a.cache_maintenance && f.boolean_or("isv", true);
     a.s1ptw = f.boolean_or("s1ptw", false);
     if (by_gva && a.s1ptw) throw ScenarioError(f.path("s1ptw"), "with the MMU on the walk is real: S1PTW accesses come from it, not from \"s1ptw\"");
     const Arm64GuestAccessResult res = by_gva ? arm64_gva_access(vm_, arch_, *vcpu, regs, Gva(addr), a) : arm64_guest_access(vm_, arch_, *vcpu, a);
     nlohmann::json j = res.run.events.empty() ? nlohmann::json::object() : event_json(res.run.events.front(), ExceptionStyle::Arm64);
     if (res.run.completed && a.kind != Arm64AccessKind::Write) j["data"] = res.run.data;
-    if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write) j["data"] = a.data;
+    if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write && !a.cache_maintenance) j["data"] = a.data;
     j["stage2_fault"] = res.stage2_fault;
     return j;
 }

@@ -29,6 +29,9 @@ struct Arm64GuestAccess {
     std::optional<Gva> far;
     // With s1ptw: the walk translates an instruction fetch's address (the abort is an IABT).
     bool walk_for_fetch = false;
+    // ESR_EL2.CM: a cache maintenance instruction by VA (DC CIVAC). It reports WnR = 1 and
+    // ISV = 0, needs only read permission at stage 2, and moves no data (kind is Write).
+    bool cache_maintenance = false;
 };
 
 // ESR_ELx.FSC class of a stage-2 abort: no entry at all, or an entry lacking the permission.

@@ -24,6 +24,10 @@ bool permits(const Stage2Prot& p, Arm64AccessKind k) {
 void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
     std::array<std::uint8_t, 8> buf{};
     const bool write = a.kind == Arm64AccessKind::Write;
+    if (a.cache_maintenance) {  // cleans and invalidates the line: nothing the model keeps changes
+        out.completed = true;
+        return;
+    }
     if (write) std::memcpy(buf.data(), &a.data, a.size);
     if (pte.realm_protected) {
         arch.realm_granule_access(a.ipa, std::span(buf.data(), a.size), write);
@@ -179,6 +183,15 @@ void kvm_handle_guest_abort(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, Stage2Faul
             out.events.push_back(inject_abort(ESR_ELx_EC_DABT_CUR, far));
             return;
         }
+        // Cache maintenance outside every memslot: KVM cannot tell a device from a guest being
+        // careful, knows only that the range cannot be cached, and skips the instruction
+        // (kvm_vcpu_dabt_is_cm()). On a read-only slot it goes on to io_mem_abort(), where its
+        // ISV = 0 ends KVM_RUN.
+        if (!hva.ok() && a.cache_maintenance) {
+            vm.trace().emit("kvm_handle_guest_abort", [&] { return why + ", cache maintenance -> kvm_incr_pc(): the instruction is skipped"; });
+            out.completed = true;
+            return;
+        }
         vm.trace().emit("kvm_handle_guest_abort", [&] { return why + " -> io_mem_abort"; });
         // MMIO emulation exists only in a realm's unprotected half: the RMM reports no
         // syndrome for a protected IPA.
@@ -220,7 +233,8 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
     // take a second fault (translation, then permission), so allow a few rounds.
     for (int round = 0; round < 4; ++round) {
         const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
-        if (pte && permits(pte->prot, a.kind)) {
+        // DC CIVAC is checked as a read at stage 2 (only DC IVAC would need write permission).
+        if (pte && permits(pte->prot, a.cache_maintenance ? Arm64AccessKind::Read : a.kind)) {
             vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access"; });
             access_through_stage2(vm, arch, *pte, a, res.run);
             return res;

@@ -42,7 +42,7 @@ public:
         const std::string& op = step.op;
         if (op == "KVM_CREATE_VCPU") return create_vcpu(f);
         if (op == "KVM_ARM_VCPU_INIT") return errno_json(vcpu(step, f).init(ctx_.vm));
-        if (op == "guest_read" || op == "guest_write" || op == "guest_fetch") return guest_access(step, f);
+        if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc") return guest_access(step, f);
         if (op == "build_stage1_tables") return build_stage1_tables(step, f);
         if (op == "set_stage1_regs") {
             const Arm64Stage1Regs r = parse_stage1_regs(f);
@@ -162,16 +162,19 @@ private:
     nlohmann::json guest_access(const Step& step, const StepFields& f) {
         arm64::Vcpu& v = vcpu(step, f);
         arm64::AccessRequest req;
-        req.kind = step.op == "guest_write" ? AccessKind::Write : step.op == "guest_fetch" ? AccessKind::Fetch : AccessKind::Read;
+        req.kind = step.op == "guest_write" ? AccessKind::Write : step.op == "guest_fetch" ? AccessKind::Fetch
+                   : step.op == "guest_dc" ? AccessKind::CacheMaintenance : AccessKind::Read;
+        const bool cm = req.kind == AccessKind::CacheMaintenance;
         const bool by_gva = f.has("gva");
         if (by_gva != v.stage1().has_value())
             throw ScenarioError(step.path + (by_gva ? "/gva" : "/gpa"), by_gva ? "an access by \"gva\" needs the MMU on (set_stage1_regs first)"
                                                                             : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
+        if (cm && by_gva) throw Skip{"the backend's DC CIVAC routine runs with the MMU off only"};
         req.stage1 = v.stage1();
         req.address = by_gva ? f.u64("gva") : f.u64("gpa");
         if (req.stage1 && !granule_supported(v, req.stage1->granule_shift))
             throw Skip{"the emulated CPU has no " + std::to_string(1u << req.stage1->granule_shift >> 10) + "K stage-1 granule (ID_AA64MMFR0_EL1.TGran)"};
-        req.size = req.kind == AccessKind::Fetch ? 4 : f.access_size("size");
+        req.size = req.kind == AccessKind::Fetch || cm ? 4 : f.access_size("size");
         if (req.kind == AccessKind::Write) req.data = f.data("data", req.size);
         if (f.has("mmio_reply")) req.mmio_reply = f.data("mmio_reply", req.size);
         req.isv = f.boolean_or("isv", true);
@@ -197,7 +200,7 @@ private:
                 saved = word;
         }
         ctx_.trace.emit("KVM_RUN", [&] {
-            const char* what = req.kind == AccessKind::Fetch ? "blr to" : req.kind == AccessKind::Write ? (req.isv ? "str to" : req.size == 8 ? "stp to" : "str (post-index) to")
+            const char* what = cm ? "dc civac at" : req.kind == AccessKind::Fetch ? "blr to" : req.kind == AccessKind::Write ? (req.isv ? "str to" : req.size == 8 ? "stp to" : "str (post-index) to")
                                                                                                         : (req.isv ? "ldr from" : req.size == 8 ? "ldp from" : "ldr (post-index) from");
             return std::string(what) + (req.stage1 ? " VA " : " IPA ") + hex(req.address) + " (" + std::to_string(req.size) + " bytes) by the backend's guest code at EL1, MMU " +
                    (req.stage1 ? "on" : "off");
@@ -212,7 +215,7 @@ private:
         if (out.other_exit) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
         if (out.esr) ctx_.trace.emit("KVM_RUN", [&] { return "the guest's handler read ESR_EL1 " + hex(*out.esr); });
         nlohmann::json j = out.result.events.empty() ? nlohmann::json::object() : event_json(out.result.events.front(), ExceptionStyle::Arm64);
-        if (out.result.completed && req.kind != AccessKind::Write) j["data"] = out.result.data;
+        if (out.result.completed && req.kind != AccessKind::Write && !cm) j["data"] = out.result.data;
         if (out.result.completed && out.result.events.empty() && req.kind == AccessKind::Write) j["data"] = req.data;
         if (out.other_exit) j["exit"] = *out.other_exit;
         return j;

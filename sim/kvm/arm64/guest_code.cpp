@@ -55,6 +55,7 @@ unsigned size_index(unsigned size) { return size_field(size); }
 
 std::uint64_t GuestCode::routine(AccessKind kind, unsigned size, bool isv) {
     if (kind == AccessKind::Fetch) return kRoutines;
+    if (kind == AccessKind::CacheMaintenance) return kCacheMaintRoutine;
     const std::uint64_t index = 1 + (kind == AccessKind::Write ? 8 : 0) + (isv ? 0 : 4) + size_index(size);
     return kRoutines + index * kRoutineStride;
 }
@@ -84,6 +85,7 @@ GuestCode::GuestCode(std::span<std::uint8_t> mem) {
                 code.push_back(kBSelf);
                 put(mem, routine(kind, size, isv), code);
             }
+    put_cache_maint_routine(mem);
 }
 
 std::uint64_t GuestCode::build_high_tables(std::span<std::uint8_t> slot, std::uint64_t gpa, std::uint64_t slot_size) {

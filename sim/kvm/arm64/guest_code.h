@@ -10,7 +10,7 @@
 
 namespace kvmsim::sim::kvmhost::arm64 {
 
-enum class AccessKind { Read, Write, Fetch };
+enum class AccessKind { Read, Write, Fetch, CacheMaintenance };  // CacheMaintenance: DC CIVAC (cache_maint.cpp)
 
 // Offsets from the mailbox gpa of the stores the guest code makes.
 constexpr std::uint64_t kMailDone = 0x00;      // x1: a load's value; the access retired
@@ -53,5 +53,9 @@ public:
     // Returns TTBR1_EL1.
     static std::uint64_t build_high_tables(std::span<std::uint8_t> slot, std::uint64_t gpa, std::uint64_t slot_size);
 };
+
+// The cache maintenance routine (cache_maint.cpp): `dc civac, x0`, then the mailbox store.
+inline constexpr std::uint64_t kCacheMaintRoutine = 0xc40;  // past the load/store routines
+void put_cache_maint_routine(std::span<std::uint8_t> mem);
 
 }  // namespace kvmsim::sim::kvmhost::arm64
