@@ -21,6 +21,7 @@ constexpr std::array kErrnoNames = {
     std::pair{Errno::Ebusy, std::string_view{"EBUSY"}},
     std::pair{Errno::Eexist, std::string_view{"EEXIST"}},
     std::pair{Errno::Einval, std::string_view{"EINVAL"}},
+    std::pair{Errno::Efbig, std::string_view{"EFBIG"}},
     std::pair{Errno::Enospc, std::string_view{"ENOSPC"}},
     std::pair{Errno::Enotty, std::string_view{"ENOTTY"}},
     std::pair{Errno::Erange, std::string_view{"ERANGE"}},

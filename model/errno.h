@@ -21,6 +21,7 @@ enum class Errno : int {
     Ebusy = 16,
     Eexist = 17,
     Einval = 22,
+    Efbig = 27,
     Enospc = 28,
     Enotty = 25,
     Erange = 34,

@@ -3,6 +3,7 @@
 // arch-neutral part; the guest code of the architecture kvmsim is built for is in sim/kvm/x86/
 // or sim/kvm/arm64/, behind kvm/arch_guest.h.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/kvm.h>
 #include <sys/mman.h>
 
@@ -17,6 +18,8 @@
 #include "kvm/guest_memory.h"
 #include "kvm/host_layout.h"
 #include "kvm/host_platform.h"
+#include "kvm/uffd.h"
+#include "host_steps.h"
 #include "kvm/vmm_host.h"
 #include "model/vmm/cfi_flash.h"
 #include "runner.h"
@@ -128,6 +131,8 @@ private:
     }
 
     void reset() {
+        // The handlers first: a registered range must not outlive the thread that answers it.
+        uffds_.clear();
         vmm_.reset();
         arch_.reset();
         ctx_.reset();
@@ -235,7 +240,8 @@ private:
         }
         if (auto r = arch_->dispatch(step, f)) return *r;
         if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
-        if (op == "host_mmap") return errno_json(-layout_.mmap(f.u64("hva"), f.u64("size"), f.prot("prot"), f.string_list("flags")));
+        if (op == "host_mmap") return errno_json(-layout_.mmap(f.u64("hva"), f.u64("size"), f.prot("prot"), f.string_list("flags"), f.string("name")));
+        if (is_hole_op(op)) return hole_step(op, f);
         if (op == "host_munmap" || op == "host_mprotect") {
             const std::uint64_t hva = f.hva("hva"), size = f.u64("size");
             require_in_span(hva, size);
@@ -262,6 +268,59 @@ private:
         const bool anchored = !layout_.relocated() || (layout_.in_span(hva, 0) && hva != layout_.span().second);
         if (!layout_.in_span(hva, size) && !(anchored && size <= (1ull << 40) && hva + size >= hva && layout_.only_span_or_unmapped(layout_.to_real(hva), size)))
             throw Skip{"the range " + hex(hva) + "+" + hex(size) + " leaves the scenario's host mappings; the backend does not touch the rest of its own process"};
+    }
+
+    // host_madvise, host_fallocate, host_uffd_register, host_uffd_faults (sim/host_steps.h).
+    nlohmann::json hole_step(const std::string& op, const StepFields& f) {
+        if (op == "host_madvise") {
+            const std::uint64_t hva = f.hva("hva"), size = f.u64("size");
+            require_in_span(hva, size);
+            return errno_json(-layout_.madvise_dontneed(hva, size));
+        }
+        if (op == "host_fallocate") {
+            const FallocMode m = falloc_mode(f);
+            const int mode = (m.punch_hole ? FALLOC_FL_PUNCH_HOLE : 0) | (m.keep_size ? FALLOC_FL_KEEP_SIZE : 0);
+            return errno_json(-layout_.fallocate(f.string("mapping"), mode, f.u64("offset"), f.u64("len")));
+        }
+        const std::uint64_t hva = f.hva("hva");
+        if (op == "host_uffd_faults") {
+            const auto it = uffds_.find(hva);
+            if (it == uffds_.end()) throw ScenarioError(f.path("hva"), "no host_uffd_register step registered a range starting at " + hex(hva));
+            if (const std::uint64_t bad = it->second->failures())
+                throw Skip{"the userfaultfd handler failed to answer " + std::to_string(bad) + " fault(s); the count would not be the kernel's"};
+            return it->second->faults();
+        }
+        const std::uint64_t size = f.u64("size");
+        require_in_span(hva, size);
+        const UffdServe serve = uffd_serve(f);
+        UffdAnswer answer;
+        answer.zeropage = serve.how == UffdServe::How::ZeroPage;
+        answer.whole_range = serve.whole_range;
+        if (!answer.zeropage) answer.source = uffd_source(hva, size, serve);
+        auto handler = std::make_unique<UffdHandler>();
+        std::optional<std::string> skip;
+        const int e = handler->start(layout_.to_real(hva), size, std::move(answer), skip);
+        if (skip) throw Skip{*skip};
+        if (e == 0) uffds_[hva] = std::move(handler);
+        trace_.emit("userfaultfd", [&] { return "UFFDIO_REGISTER(MODE_MISSING) " + hex(hva) + "+" + hex(size) + " = " + errno_json(-e).dump(); });
+        return errno_json(-e);
+    }
+
+    // What UFFDIO_COPY copies from: the range as it is now ("snapshot": only the pages present,
+    // found with mincore() so that looking does not fault any page in; the rest zeros), or the
+    // pattern over one page, or over the whole range when each fault copies all of it.
+    std::vector<std::uint8_t> uffd_source(std::uint64_t hva, std::uint64_t size, const UffdServe& serve) {
+        if (!serve.snapshot) {
+            std::vector<std::uint8_t> buf(serve.whole_range ? size : kPage);
+            for (std::size_t off = 0; off + 8 <= buf.size(); off += 8) std::memcpy(buf.data() + off, &serve.pattern, 8);
+            return buf;
+        }
+        std::vector<std::uint8_t> buf(size, 0);  // size is bounded at validation (kMaxUffdRangeCopy)
+        std::vector<unsigned char> resident((size + kPage - 1) / kPage, 0);
+        if (::mincore(reinterpret_cast<void*>(layout_.to_real(hva)), size, resident.data()) != 0) resident.assign(resident.size(), 0);
+        for (std::size_t i = 0; i < resident.size(); ++i)
+            if (resident[i] & 1) (void)layout_.access(hva + i * kPage, buf.data() + i * kPage, kPage, false);
+        return buf;
     }
 
     nlohmann::json set_user_memory_region(const StepFields& f) {
@@ -351,7 +410,10 @@ private:
     std::uint8_t* private_mem_ = nullptr;
     std::optional<VmContext> ctx_;
     std::unique_ptr<ArchGuest> arch_;  // refers to ctx_
-    std::unique_ptr<VmmSteps> vmm_;    // last: it refers to vm_, layout_, slots_ and arch_
+    std::unique_ptr<VmmSteps> vmm_;    // it refers to vm_, layout_, slots_ and arch_
+    // By the registered range's scenario hva. Destroyed first: the handlers answer faults on
+    // mappings of layout_ and accesses by arch_'s vCPUs.
+    std::map<std::uint64_t, std::unique_ptr<UffdHandler>> uffds_;
 };
 
 }  // namespace

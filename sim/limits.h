@@ -22,6 +22,11 @@ inline constexpr std::uint64_t kMaxStepRuns = 100000;
 // pages; each may need a new table at every level).
 inline constexpr std::uint64_t kMaxPageTablePages = std::uint64_t{1} << 18;
 
+// A host_uffd_register range that is copied whole ("unit": "range") or kept as a snapshot
+// ("content": "snapshot"): 64 MiB, so one fault installs at most 16,384 pages and the kvm
+// backend's copy of the range stays small.
+inline constexpr std::uint64_t kMaxUffdRangeCopy = std::uint64_t{64} << 20;
+
 struct Scenario;
 // Refuses, at load time, a scenario whose steps add up past one of the limits above; throws
 // ScenarioError naming the JSON path and the limit.

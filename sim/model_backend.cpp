@@ -7,6 +7,7 @@
 #include "limits.h"
 #include "outcome.h"
 #include "paging_steps.h"
+#include "host_steps.h"
 #include "runner.h"
 #include "model/kvm/invariants.h"
 #include "model/kvm/kvm.h"
@@ -24,8 +25,12 @@ MappingKind to_kind(const std::vector<std::string>& flags) {
     for (const auto& f : flags)
         if (f == "pfnmap") return MappingKind::PfnMap;
     for (const auto& f : flags)
-        if (f == "shared") return MappingKind::Shared;
+        if (f == "shared" || f == "memfd") return MappingKind::Shared;
     return MappingKind::Anonymous;
+}
+
+Backing to_backing(const std::vector<std::string>& flags) {
+    return std::find(flags.begin(), flags.end(), "memfd") != flags.end() ? Backing::Memfd : Backing::Anonymous;
 }
 
 class ModelBackend final : public Backend {
@@ -68,7 +73,7 @@ public:
     void map_host(const Scenario& scenario) {
         for (std::size_t i = 0; i < scenario.mmaps.size(); ++i) {
             const HostMapping& m = scenario.mmaps[i];
-            const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name);
+            const KvmResult r = mm_->mmap(Hva(m.hva), m.size, to_prot(parse_prot(m.prot, "")), to_kind(m.flags), m.name, to_backing(m.flags));
             if (!r.is_ok())
                 throw ScenarioError("/host/mmap/" + std::to_string(i), "mmap failed: " + std::string(to_string(*r.err())) + " (overlap, unaligned hva or beyond the user address space)");
         }
@@ -111,7 +116,8 @@ private:
     // name them by what the VMM does, so explain shows every step's path.
     void trace_host_step(const Step& step, const nlohmann::json& outcome) {
         static const std::map<std::string, std::string> what = {{"host_mmap", "mmap"}, {"host_munmap", "munmap"}, {"host_mprotect", "mprotect"},
-                                                                {"host_poison", "madvise(MADV_HWPOISON)"}, {"host_read", "VMM load"}, {"host_write", "VMM store"}};
+                                                                {"host_poison", "madvise(MADV_HWPOISON)"}, {"host_read", "VMM load"}, {"host_write", "VMM store"},
+                                                                {"host_madvise", "madvise"}, {"host_uffd_register", "UFFDIO_REGISTER"}};
         const auto it = what.find(step.op);
         if (it == what.end()) return;
         kvm_->trace().emit(it->second, [&] {
@@ -139,7 +145,10 @@ private:
         if (op == "guest_read" || op == "guest_write") return guest_access(step, f);
         if (op == "host_read" || op == "host_write") return host_access(f, op == "host_write");
         if (op == "host_mmap")
-            return result_json(mm_->mmap(Hva(f.u64("hva")), f.u64("size"), to_prot(f.prot("prot")), to_kind(f.string_list("flags")), f.string("name")));
+        {
+            const auto flags = f.string_list("flags");
+            return result_json(mm_->mmap(Hva(f.u64("hva")), f.u64("size"), to_prot(f.prot("prot")), to_kind(flags), f.string("name"), to_backing(flags)));
+        }
         if (op == "host_munmap") {
             const Hva start(f.hva("hva"));
             kvm_->mmu_notifier_invalidate_range(start, start + f.u64("size"));
@@ -154,6 +163,7 @@ private:
             if (!platform_options(platform_).hwpoison_injection) return std::string("EINVAL");  // probed on the PVM hosts
             return result_json(mm_->madvise_hwpoison(Hva(f.hva("hva"))));
         }
+        if (is_hole_op(op)) return hole_step(op, f);
         if (op == "kvm_call") return kvm_call(f);
         if (arm64_ && (is_vmm_op(op) || op == "KVM_SET_SREGS" || op == "build_page_tables" || op == "guest_fetch"))
             throw ScenarioError(step.path + "/op", "\"" + op + "\" is an x86_64 step; this scenario is arm64");
@@ -162,6 +172,29 @@ private:
         if (op == "build_page_tables") return paging_.build_page_tables(*kvm_, step, f);
         if (op == "guest_fetch") return gva_access(step, f, GvaAccessType::Fetch);
         throw ScenarioError(step.path + "/op", "op not handled by the model backend");
+    }
+
+    // Holes and userfaultfd (sim/host_steps.h). A hole punched under a memslot reaches KVM the
+    // way every zap of the VMM's page tables does: through the MMU notifier.
+    nlohmann::json hole_step(const std::string& op, const StepFields& f) {
+        HvaRange zapped;
+        KvmResult r = KvmResult::ok();
+        if (op == "host_madvise") {
+            r = mm_->madvise_dontneed(Hva(f.hva("hva")), f.u64("size"), zapped);
+        } else if (op == "host_fallocate") {
+            r = mm_->fallocate(f.string("mapping"), falloc_mode(f), f.u64("offset"), f.u64("len"), zapped);
+            kvm_->trace().emit("shmem_fallocate", [&] {
+                return f.string("mapping") + " offset " + hex(f.u64("offset")) + " len " + hex(f.u64("len")) + " -> " + (r.is_ok() ? "0" : std::string(to_string(*r.err())));
+            });
+        } else if (op == "host_uffd_register") {
+            return result_json(mm_->uffd_register(Hva(f.hva("hva")), f.u64("size"), uffd_serve(f)));
+        } else {
+            const auto n = mm_->uffd_faults(Hva(f.hva("hva")));
+            if (!n) throw ScenarioError(f.path("hva"), "no host_uffd_register step registered a range starting at " + hex(f.hva("hva")));
+            return *n;
+        }
+        if (!zapped.empty()) kvm_->mmu_notifier_invalidate_range(zapped.start, zapped.end);
+        return result_json(r);
     }
 
     nlohmann::json dirty_log(const StepFields& f) {

@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "vmm_steps.h"
 #include "paging_steps.h"
+#include "host_steps.h"
 #include "model/errno.h"
 #include "model/kvm/run.h"
 #include "model/profile/profile.h"
@@ -53,6 +54,12 @@ const std::vector<OpSpec>& op_specs() {
         {"host_munmap", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}}},
         {"host_mprotect", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"prot", Kind::Prot, true}}},
         {"host_poison", {{"hva", Kind::Hva, true}}},
+        // Holes and userfaultfd (sim/host_steps.cpp)
+        {"host_madvise", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"advice", Kind::String, true}}},
+        {"host_fallocate", {{"mapping", Kind::String, true}, {"mode", Kind::StrList, true}, {"offset", Kind::U64, true}, {"len", Kind::U64, true}}},
+        {"host_uffd_register", {{"hva", Kind::Hva, true}, {"size", Kind::U64, true}, {"serve", Kind::String, true}, {"pattern", Kind::U64, false},
+                                {"content", Kind::String, false}, {"unit", Kind::String, false}}},
+        {"host_uffd_faults", {{"hva", Kind::Hva, true}}},
         {"kvm_call", {{"fn", Kind::String, true}, {"gfn", Kind::U64, false}, {"as_id", Kind::U32, false}, {"write", Kind::Bool, false},
                       {"gpa", Kind::U64, false}, {"size", Kind::Size, false}, {"data", Kind::Data, false}}},
         // VMM steps (sim/vmm_steps.cpp)
@@ -177,7 +184,7 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
             throw ScenarioError(p, "expected an errno name such as \"EINVAL\", got " + v.dump());
     };
     const bool ioctl = op.rfind("KVM_", 0) == 0 || op == "host_mmap" || op == "host_munmap" || op == "host_mprotect" || op == "host_poison" ||
-                       op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit" || op == "build_stage1_tables" || op == "set_stage1_regs";
+                       is_hole_op(op) || op == "build_page_tables" || op == "vcpu_busy" || op == "setrlimit" || op == "build_stage1_tables" || op == "set_stage1_regs";
     if (ioctl && op != "KVM_GET_DIRTY_LOG") {
         if (e.is_string()) return check_errno(e, path);
         (void)parse_number(e, path);
@@ -355,12 +362,12 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
                 (void)parse_prot(m.prot, path + "/prot");
                 if (maps[i].contains("flags")) {
                     const auto& fl = maps[i].at("flags");
-                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\"");
+                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\", \"memfd\"");
                     for (std::size_t j = 0; j < fl.size(); ++j) {
-                        if (!fl[j].is_string() || (fl[j] != "shared" && fl[j] != "pfnmap"))
-                            throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\" or \"pfnmap\", got " + fl[j].dump());
+                        if (!fl[j].is_string()) throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\", \"pfnmap\" or \"memfd\", got " + fl[j].dump());
                         m.flags.push_back(fl[j].get<std::string>());
                     }
+                    check_mapping_flags(m.flags, path + "/flags");
                 }
                 if (!s.names.emplace(m.name, m.hva).second) throw ScenarioError(path + "/name", "mapping name \"" + m.name + "\" used twice");
                 s.mmaps.push_back(std::move(m));
@@ -429,6 +436,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
             });
         if (errors.size() != errors_before) return;
         check_paging_step(st, fields);
+        check_hole_step(s, st, fields);
         if (st.op == "KVM_CHECK_EXTENSION") check_cap_modelled(s.arch, fields, st.path + "/cap");
         for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
             if (raw.contains(f.key)) check_field(fields, f, raw);

@@ -12,7 +12,7 @@ bool overlaps(const vm_area_struct& v, Hva start, Hva end) { return v.vm_start <
 }  // namespace
 
 // models do_mmap() with MAP_FIXED_NOREPLACE, mm/mmap.c
-KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name) {
+KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name, Backing backing) {
     if (!page_aligned(hva.value()) || size == 0) return KvmResult::error(Errno::Einval);
     const std::uint64_t len = (size + PAGE_SIZE - 1) & PAGE_MASK;
     if (len < size || hva.value() > TASK_SIZE_MAX || len > TASK_SIZE_MAX - hva.value())
@@ -23,6 +23,7 @@ KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind,
     if (it != vmas_.end() && overlaps(it->second, hva, end)) return KvmResult::error(Errno::Eexist);
 
     vm_area_struct vma{hva, end, prot, kind, name, 0, 0};
+    vma.backing = backing;
     if (kind == MappingKind::PfnMap) {
         vma.pfn_base = next_pfnmap_base_;
         next_pfnmap_base_ += len >> PAGE_SHIFT;
@@ -126,6 +127,7 @@ HostPage& HostMm::fault_in(Hva page) {
     if (inserted) {
         const vm_area_struct* vma = find_vma(page);
         it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
+        if (vma && vma->uffd) handle_userfault(*vma, page.value(), it->second);
     }
     last_page_hva_ = page.value();
     last_page_ = &it->second;
@@ -173,6 +175,15 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
             std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);
         } else {
             auto it = pages_.find(page_hva.value());
+            // A read faults the page in too (the zero page for private anonymous memory, a page
+            // cache page for shmem): it is present from now on, which a userfaultfd registered
+            // later sees (no MISSING fault). Under a userfaultfd the read of a missing page is
+            // itself a fault (do_anonymous_page(), shmem_get_folio_gfp() ask handle_userfault()
+            // before mapping any page).
+            if (it == pages_.end() && !vma->is_pfnmap()) {
+                fault_in(page_hva);
+                it = pages_.find(page_hva.value());
+            }
             if (it != pages_.end() && it->second.hwpoison) return false;
             if (it != pages_.end() && it->second.bytes)
                 std::memcpy(buf + done, it->second.bytes->data() + offset_in_page(at.value()), chunk);
@@ -210,6 +221,12 @@ KvmResult HostMm::access_remote(Hva hva, std::span<std::uint8_t> buf, bool write
         }
         auto it = pages_.find(at.value() & PAGE_MASK);
         if (it != pages_.end() && it->second.hwpoison) return KvmResult::error(Errno::Eio);
+        // A missing page under a userfaultfd: __access_remote_vm() pins with
+        // get_user_pages_remote() and no `locked`, so the fault may not be retried, and
+        // handle_userfault() (fs/userfaultfd.c) refuses a fault without FAULT_FLAG_ALLOW_RETRY
+        // with VM_FAULT_SIGBUS before queueing any message: EFAULT, and the handler sees nothing
+        // (probed: kvmsim run --backend kvm scenarios/holes-and-uffd/uffd-missing-copy-private-pvm.json).
+        if (it == pages_.end() && vma->uffd) return KvmResult::error(Errno::Efault);
         copy(at, buf.data() + off, chunk, Access::Debug, write);
         off += chunk;
     }

@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "../result.h"
 #include "../types.h"
@@ -28,6 +30,43 @@ struct HostPage {
 };
 
 enum class GupError { Fault, Hwpoison };
+
+// [start, end) in the VMM's address space.
+struct HvaRange {
+    Hva start{0};
+    Hva end{0};
+    [[nodiscard]] bool empty() const { return !(start < end); }
+};
+
+// fallocate()'s mode bits (include/uapi/linux/falloc.h) the model knows.
+struct FallocMode {
+    bool keep_size = false;   // FALLOC_FL_KEEP_SIZE
+    bool punch_hole = false;  // FALLOC_FL_PUNCH_HOLE
+};
+
+// How the VMM's userfaultfd handler answers a MISSING fault: UFFDIO_COPY of a page holding
+// `pattern` repeated (8 bytes, little-endian), or UFFDIO_ZEROPAGE.
+// With `snapshot`, UFFDIO_COPY copies what the page held when the range was registered (as
+// page_fault_test's handler does), zeros for a page not present then.
+struct UffdServe {
+    enum class How { Copy, ZeroPage } how = How::Copy;
+    std::uint64_t pattern = 0;
+    bool snapshot = false;
+    // One UFFDIO_COPY per fault of the whole registered range from its start, as
+    // page_fault_test's handler does (it stops at the first page already present, where
+    // mfill_atomic() gives EEXIST; the faulting page is then copied on its own if still missing).
+    bool whole_range = false;
+};
+
+// One userfaultfd context (struct userfaultfd_ctx, fs/userfaultfd.c) and its handler's count.
+struct UffdCtx {
+    Hva start{0};  // the registered range, as the step gave it
+    std::uint64_t size = 0;
+    UffdServe serve;
+    std::uint64_t faults = 0;  // UFFD_EVENT_PAGEFAULT messages read and served
+    // serve.snapshot: the content of each page present at registration, by page hva
+    std::map<std::uint64_t, std::array<std::uint8_t, PAGE_SIZE>> snapshot;
+};
 
 // The gup_flags of mm/gup.c that the model's callers pass.
 struct GupFlags {
@@ -51,11 +90,24 @@ public:
     HostMm(const HostMm&) = delete;  // last_page_ points into pages_
     HostMm& operator=(const HostMm&) = delete;
     // mmap(hva, size, prot, MAP_FIXED_NOREPLACE | kind); returns 0 or the errno mmap() gives.
-    KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name);
+    KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name, Backing backing = Backing::Anonymous);
     KvmResult munmap(Hva hva, std::uint64_t size);
     KvmResult mprotect(Hva hva, std::uint64_t size, Prot prot);
     // madvise(MADV_HWPOISON) on the page holding hva.
     KvmResult madvise_hwpoison(Hva hva);
+
+    // madvise(hva, size, MADV_DONTNEED) (hole_punch.cpp): 0 or the errno; `zapped` gets the
+    // range whose PTEs went (for the MMU notifier), empty when nothing was zapped.
+    KvmResult madvise_dontneed(Hva hva, std::uint64_t size, HvaRange& zapped);
+    // fallocate(fd of the memfd behind mapping `name`, mode, offset, len) (hole_punch.cpp).
+    KvmResult fallocate(const std::string& name, FallocMode mode, std::uint64_t offset, std::uint64_t len, HvaRange& zapped);
+
+    // userfaultfd(2) + UFFDIO_API + UFFDIO_REGISTER(MODE_MISSING) on [hva, hva + size), served
+    // by a handler thread of the VMM as `serve` says (userfaultfd.cpp).
+    KvmResult uffd_register(Hva hva, std::uint64_t size, UffdServe serve);
+    // The page faults the handler of the registration that starts at hva has read; nullopt when
+    // no registration starts there.
+    [[nodiscard]] std::optional<std::uint64_t> uffd_faults(Hva hva) const;
 
     [[nodiscard]] const vm_area_struct* find_vma(Hva hva) const;
 
@@ -88,8 +140,15 @@ private:
     enum class Access { Read, Write, Debug };
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
     HostPage& fault_in(Hva page);
+    // A first touch of a missing page under a userfaultfd: the handler's answer (userfaultfd.cpp).
+    void handle_userfault(const vm_area_struct& vma, std::uint64_t page_hva, HostPage& page);
+    static void fill_from_uffd(const UffdCtx& ctx, std::uint64_t page_hva, HostPage& page);
+    // The mmap a mapping name came from: its first address (vm_start - vm_pgoff), if mapped.
+    [[nodiscard]] std::optional<std::pair<Hva, const vm_area_struct*>> mapping_origin(const std::string& name) const;
 
     void split_at(Hva hva);
+    // Frees the pages of [lo, hi) (hole_punch.cpp): the next touch gets a new page.
+    void drop_pages(std::uint64_t lo, std::uint64_t hi);
     // The end of the gap-free run of VMAs from `start` (start itself if it is unmapped), at most end.
     [[nodiscard]] Hva mapped_prefix_end(Hva start, Hva end) const;
 
@@ -100,6 +159,7 @@ private:
     // munmap, the only eraser, drops it.
     std::uint64_t last_page_hva_ = 0;
     HostPage* last_page_ = nullptr;
+    std::vector<UffdCtx> uffds_;                                // id = index + 1
     std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
     std::uint64_t next_pfnmap_base_ = std::uint64_t{1} << 36;   // device pfns: high, apart from RAM
 };

@@ -71,7 +71,7 @@ std::optional<std::string> HostLayout::place(const Scenario& s) {
     mem_fd_ = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
     for (std::size_t i = 0; i < s.mmaps.size(); ++i) {
         const HostMapping& m = s.mmaps[i];
-        if (const int e = mmap(m.hva, m.size, parse_prot(m.prot, "/host/mmap/" + std::to_string(i) + "/prot"), m.flags))
+        if (const int e = mmap(m.hva, m.size, parse_prot(m.prot, "/host/mmap/" + std::to_string(i) + "/prot"), m.flags, m.name))
             return "mmap of host mapping \"" + m.name + "\" failed: errno " + std::to_string(e);
     }
     return std::nullopt;
@@ -82,6 +82,8 @@ void HostLayout::release() {
     mapped_.clear();
     if (mem_fd_ >= 0) ::close(mem_fd_);
     mem_fd_ = -1;
+    for (auto& [name, fd] : memfds_) ::close(fd);
+    memfds_.clear();
     lo_ = hi_ = 0;
     delta_ = 0;
 }
@@ -144,11 +146,32 @@ void HostLayout::untrack(std::uint64_t real, std::uint64_t size) {
     mapped_ = std::move(kept);
 }
 
-int HostLayout::mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags) {
+int HostLayout::mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags, const std::string& name) {
     if (!in_span(hva, size)) return EINVAL;
     const std::uint64_t real = to_real(hva);
-    void* at = ::mmap(reinterpret_cast<void*>(real), size, to_prot(prot_bits), map_flags(flags) | MAP_FIXED_NOREPLACE, -1, 0);
-    if (at == MAP_FAILED) return errno;
+    int fd = -1;
+    int mflags = map_flags(flags);
+    if (std::find(flags.begin(), flags.end(), "memfd") != flags.end()) {
+        // A memfd of the mapping's size (shmem): MAP_SHARED of it is what fallocate() reaches.
+        fd = ::memfd_create(("kvmsim-" + name).c_str(), MFD_CLOEXEC);
+        if (fd < 0) return errno;
+        if (::ftruncate(fd, static_cast<off_t>((size + kPage - 1) & ~(kPage - 1))) != 0) {
+            const int e = errno;
+            ::close(fd);
+            return e;
+        }
+        mflags = MAP_SHARED;
+    }
+    void* at = ::mmap(reinterpret_cast<void*>(real), size, to_prot(prot_bits), mflags | MAP_FIXED_NOREPLACE, fd, 0);
+    if (at == MAP_FAILED) {
+        const int e = errno;
+        if (fd >= 0) ::close(fd);
+        return e;
+    }
+    if (fd >= 0) {
+        if (auto it = memfds_.find(name); it != memfds_.end()) ::close(it->second);
+        memfds_[name] = fd;
+    }
     if (at != reinterpret_cast<void*>(real)) {  // a kernel without MAP_FIXED_NOREPLACE treats it as a hint
         ::munmap(at, size);
         return EEXIST;
@@ -185,6 +208,17 @@ int HostLayout::madvise_hwpoison(std::uint64_t hva, bool& sigbus) {
     ::sigaction(SIGBUS, &old, nullptr);
     sigbus = g_poison_sigbus != 0;
     return r;
+}
+
+int HostLayout::madvise_dontneed(std::uint64_t hva, std::uint64_t size) {
+    return ::madvise(reinterpret_cast<void*>(to_real(hva)), size, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+int HostLayout::fallocate(const std::string& name, int mode, std::uint64_t offset, std::uint64_t len) {
+    const auto it = memfds_.find(name);
+    if (it == memfds_.end()) return EBADF;
+    // loff_t arguments: the model's EINVAL for a value past 2^63 is the kernel's for a negative one.
+    return ::fallocate(it->second, mode, static_cast<off_t>(offset), static_cast<off_t>(len)) == 0 ? 0 : errno;
 }
 
 int HostLayout::access(std::uint64_t hva, void* buf, std::size_t len, bool write) {

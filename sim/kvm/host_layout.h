@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -46,12 +47,18 @@ public:
     [[nodiscard]] static bool nothing_mapped(std::uint64_t start, std::uint64_t len);
 
     // The syscalls, at scenario addresses: 0 or the positive errno.
-    int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags);
+    // `name` names the memfd of a "memfd" mapping (memfd_create(), then MAP_SHARED of it).
+    int mmap(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits, const std::vector<std::string>& flags, const std::string& name = "");
     int munmap(std::uint64_t hva, std::uint64_t size);
     int mprotect(std::uint64_t hva, std::uint64_t size, std::uint32_t prot_bits);
     // `sigbus` is set when the kernel answered with SIGBUS to this process: memory_failure() kills
     // the caller of a dirty page it poisons (seen on 6.1/6.12 under QEMU, where the call is allowed).
     int madvise_hwpoison(std::uint64_t hva, bool& sigbus);
+    // madvise(MADV_DONTNEED) on [hva, hva + size): 0 or the positive errno.
+    int madvise_dontneed(std::uint64_t hva, std::uint64_t size);
+    // fallocate() on the memfd behind the mapping called `name`: 0 or the positive errno; EBADF
+    // when no memfd mapping of that name was made.
+    int fallocate(const std::string& name, int mode, std::uint64_t offset, std::uint64_t len);
     // A debugger's access through /proc/self/mem (ignores protection): 0 or the positive errno.
     int access(std::uint64_t hva, void* buf, std::size_t len, bool write);
 
@@ -63,6 +70,7 @@ private:
     std::int64_t delta_ = 0;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> mapped_;  // real [start, end) this layout owns
     int mem_fd_ = -1;
+    std::map<std::string, int> memfds_;  // mapping name -> the memfd behind it (kept after munmap, as a VMM would)
 };
 
 }  // namespace kvmsim::sim::kvmhost
