@@ -208,8 +208,16 @@ private:
         arm64::AccessOutcome out = v.access(at, req, ctx_.layout);
         if (saved) (void)guest_phys_rw(ctx_.slots, ctx_.layout, *fetch_ipa, &*saved, 4, true);
         if (req.kind == AccessKind::Fetch && out.result.completed) {
-            if (!saved) throw Skip{"the fetch completed from memory the backend could not read"};
-            out.result.data = *saved;
+            // A target the backend could not read before the run (a userfaultfd hole: /proc/self/mem
+            // is refused there, handle_userfault() without FAULT_FLAG_ALLOW_RETRY) held no `ret`; the
+            // guest ran the scenario's own code and came back. Its walk and fetch brought the pages in,
+            // so the word it found can be read now.
+            std::uint32_t word = 0;
+            if (!saved && !fetch_ipa && req.stage1) fetch_ipa = host_translate(*req.stage1, req.address, Arm64AccessKind::Fetch);  // the tables, too
+            if (saved) word = *saved;
+            else if (!fetch_ipa || !guest_phys_rw(ctx_.slots, ctx_.layout, *fetch_ipa, &word, 4, false))
+                throw Skip{"the fetch completed from memory the backend could not read"};
+            out.result.data = word;
         }
         for (const VcpuEvent& e : out.result.events) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + render(event_json(e, ExceptionStyle::Arm64)); });
         if (out.other_exit) ctx_.trace.emit("KVM_RUN", [&] { return "-> " + *out.other_exit; });
