@@ -28,6 +28,7 @@ KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind,
         next_pfnmap_base_ += len >> PAGE_SHIFT;
     }
     vmas_.emplace(hva.value(), std::move(vma));
+    invalidate_page_refs();  // cached "no VMA here" answers
     return KvmResult::ok();
 }
 
@@ -43,6 +44,7 @@ void HostMm::split_at(Hva hva) {
     tail.pgoff = v.pgoff + ((hva - v.vm_start) >> PAGE_SHIFT);
     v.vm_end = hva;
     vmas_.emplace(hva.value(), std::move(tail));
+    invalidate_page_refs();
 }
 
 // models __do_munmap() / do_vmi_munmap(), mm/vma.c
@@ -57,7 +59,7 @@ KvmResult HostMm::munmap(Hva hva, std::uint64_t size) {
     for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < end;)
         it = vmas_.erase(it);
     // Dropping the pages forgets their pfns: a later mmap at the same hva gets new pages.
-    last_page_ = nullptr;
+    invalidate_page_refs();
     if (len / PAGE_SIZE < pages_.size()) {
         for (std::uint64_t p = hva.value(); p < end.value(); p += PAGE_SIZE) pages_.erase(p);
     } else {
@@ -94,6 +96,7 @@ KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
         split_at(hva);
         split_at(done);
         for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < done; ++it) it->second.prot = prot;
+        invalidate_page_refs();
     }
     return done == end ? KvmResult::ok() : KvmResult::error(Errno::Enomem);
 }
@@ -109,7 +112,10 @@ KvmResult HostMm::madvise_hwpoison(Hva hva) {
     return KvmResult::ok();
 }
 
-const vm_area_struct* HostMm::find_vma(Hva hva) const {
+const vm_area_struct* HostMm::find_vma(Hva hva) const { return page_ref(hva.value() & PAGE_MASK).vma; }
+
+// models find_vma() + the vm_start check (vma_lookup(), include/linux/mm.h) over the VMA tree.
+const vm_area_struct* HostMm::vma_lookup(Hva hva) const {
     auto it = vmas_.upper_bound(hva.value());
     if (it == vmas_.begin()) return nullptr;
     --it;
@@ -120,16 +126,36 @@ Pfn HostMm::pfnmap_pfn(const vm_area_struct& vma, Hva hva) const {
     return Pfn(vma.pfn_base + vma.pgoff + ((hva.value() - vma.vm_start.value()) >> PAGE_SHIFT));
 }
 
-HostPage& HostMm::fault_in(Hva page) {
-    if (last_page_ && last_page_hva_ == page.value()) return *last_page_;
-    auto [it, inserted] = pages_.try_emplace(page.value());
-    if (inserted) {
-        const vm_area_struct* vma = find_vma(page);
-        it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
+HostMm::PageRef& HostMm::page_ref(std::uint64_t page) const {
+    PageRef& r = page_refs_[(page >> PAGE_SHIFT) % kPageRefs];
+    if (r.gen == page_ref_gen_ && r.hva == page) return r;
+    r.hva = page;
+    r.gen = page_ref_gen_;
+    auto it = pages_.find(page);
+    if (it == pages_.end()) {
+        r.page = nullptr;
+        r.vma = vma_lookup(Hva(page));
+        return r;
     }
-    last_page_hva_ = page.value();
-    last_page_ = &it->second;
-    return it->second;
+    HostPage& p = const_cast<HostPage&>(it->second);
+    if (p.vma_gen != page_ref_gen_) {
+        p.vma = vma_lookup(Hva(page));
+        p.vma_gen = page_ref_gen_;
+    }
+    r.page = &p;
+    r.vma = p.vma;
+    return r;
+}
+
+HostPage& HostMm::fault_in(Hva page) {
+    PageRef& r = page_ref(page.value());
+    if (r.page) return *r.page;  // present: no insert, no hash
+    HostPage& p = pages_[page.value()];
+    p.pfn = (r.vma && r.vma->is_pfnmap()) ? pfnmap_pfn(*r.vma, page) : Pfn(next_pfn_++);
+    p.vma = r.vma;
+    p.vma_gen = page_ref_gen_;
+    r.page = &p;
+    return p;
 }
 
 // models check_vma_flags(), mm/gup.c
@@ -149,8 +175,8 @@ KvmResult check_vma_flags(const vm_area_struct& vma, GupFlags flags) {
 
 // models get_user_pages() for one page with FOLL_HWPOISON, mm/gup.c
 GupResult HostMm::get_user_page(Hva hva, bool write) {
-    const vm_area_struct* vma = find_vma(hva);
-    if (!vma || !check_vma_flags(*vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
+    const PageRef& r = page_ref(hva.value() & PAGE_MASK);
+    if (!r.vma || !check_vma_flags(*r.vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
     HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK));
     if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};
     return {page.pfn, std::nullopt};
@@ -160,22 +186,23 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
     std::size_t done = 0;
     while (done < len) {
         const Hva at = hva + done;
-        const vm_area_struct* vma = find_vma(at);
+        const Hva page_hva(at.value() & PAGE_MASK);
+        const PageRef& r = page_ref(page_hva.value());
+        const vm_area_struct* vma = r.vma;
         if (!vma) return false;
         if (access == Access::Read && !vma->prot.read) return false;
         if (access == Access::Write && !vma->prot.write) return false;
         const std::size_t chunk = std::min<std::size_t>(len - done, PAGE_SIZE - offset_in_page(at.value()));
-        const Hva page_hva(at.value() & PAGE_MASK);
         if (to_memory) {
             HostPage& page = fault_in(page_hva);
             if (page.hwpoison) return false;
             if (!page.bytes) page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>();
             std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);
         } else {
-            auto it = pages_.find(page_hva.value());
-            if (it != pages_.end() && it->second.hwpoison) return false;
-            if (it != pages_.end() && it->second.bytes)
-                std::memcpy(buf + done, it->second.bytes->data() + offset_in_page(at.value()), chunk);
+            const HostPage* page = r.page;
+            if (page && page->hwpoison) return false;
+            if (page && page->bytes)
+                std::memcpy(buf + done, page->bytes->data() + offset_in_page(at.value()), chunk);
             else
                 std::memset(buf + done, 0, chunk);  // an untouched page reads as zeros
         }
@@ -185,6 +212,15 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
 }
 
 bool HostMm::copy_from_user(Hva hva, std::span<std::uint8_t> out) {
+    // The walker's case, a PTE within one page: the cached page answers without the loop.
+    if (out.size() <= 8 && offset_in_page(hva.value()) + out.size() <= PAGE_SIZE) {
+        const PageRef& r = page_ref(hva.value() & PAGE_MASK);
+        if (!r.vma || !r.vma->prot.read || (r.page && r.page->hwpoison)) return false;
+        std::uint8_t word[8] = {};
+        if (r.page && r.page->bytes) std::memcpy(word, r.page->bytes->data() + offset_in_page(hva.value()), out.size());
+        std::memcpy(out.data(), word, out.size());
+        return true;
+    }
     return copy(hva, out.data(), out.size(), Access::Read, false);
 }
 
