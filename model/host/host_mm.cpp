@@ -216,9 +216,10 @@ bool HostMm::copy_from_user(Hva hva, std::span<std::uint8_t> out) {
     if (out.size() <= 8 && offset_in_page(hva.value()) + out.size() <= PAGE_SIZE) {
         const PageRef& r = page_ref(hva.value() & PAGE_MASK);
         if (!r.vma || !r.vma->prot.read || (r.page && r.page->hwpoison)) return false;
-        std::uint8_t word[8] = {};
-        if (r.page && r.page->bytes) std::memcpy(word, r.page->bytes->data() + offset_in_page(hva.value()), out.size());
-        std::memcpy(out.data(), word, out.size());
+        const std::uint8_t* src = r.page && r.page->bytes ? r.page->bytes->data() + offset_in_page(hva.value()) : nullptr;
+        if (out.size() == 8 && src) std::memcpy(out.data(), src, 8);  // a constant size: two moves, no call
+        else if (src) std::memcpy(out.data(), src, out.size());
+        else std::memset(out.data(), 0, out.size());  // an untouched page reads as zeros
         return true;
     }
     return copy(hva, out.data(), out.size(), Access::Read, false);

@@ -19,7 +19,7 @@ kvm_memory_slot* GfnIndex::floor(std::uint64_t gfn) const {
     const std::size_t b = floor_in(top_.data(), top_.size(), gfn);
     if (b == kNone) return nullptr;
     const Block& blk = *blocks_[b];
-    return blk.entry[floor_in(blk.base, blk.n, gfn)].slot;
+    return blk.entry[blk.floor(gfn)].slot;
 }
 
 kvm_memory_slot* GfnIndex::prev(const kvm_memory_slot& slot) const {
@@ -27,7 +27,7 @@ kvm_memory_slot* GfnIndex::prev(const kvm_memory_slot& slot) const {
     const std::size_t b = floor_in(top_.data(), top_.size(), base);
     if (b == kNone) return nullptr;
     const Block& blk = *blocks_[b];
-    const std::size_t i = floor_in(blk.base, blk.n, base);
+    const std::size_t i = blk.floor(base);
     if (i > 0) return blk.entry[i - 1].slot;
     if (b == 0) return nullptr;
     const Block& before = *blocks_[b - 1];
@@ -45,6 +45,7 @@ void GfnIndex::split(std::size_t b, std::uint64_t new_base) {
     std::copy(full.base + keep, full.base + full.n, upper->base);
     std::copy(full.entry + keep, full.entry + full.n, upper->entry);
     full.n = keep;
+    upper->reheads(0);
     top_.insert(top_.begin() + static_cast<std::ptrdiff_t>(b + 1), append ? new_base : upper->base[0]);
     blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(b + 1), std::move(upper));
 }
@@ -69,6 +70,7 @@ bool GfnIndex::insert(kvm_memory_slot* slot) {
     blk.base[i] = base;
     blk.entry[i] = {slot->end_gfn().value(), slot};
     ++blk.n;
+    blk.reheads(i);
     top_[b] = blk.base[0];
     ++size_;
     return true;
@@ -82,7 +84,9 @@ void GfnIndex::merge_around(std::size_t b) {
         if (l.n + r.n > kBlock / 2) return false;
         std::copy(r.base, r.base + r.n, l.base + l.n);
         std::copy(r.entry, r.entry + r.n, l.entry + l.n);
+        const std::size_t from = l.n;
         l.n += r.n;
+        l.reheads(from);
         top_.erase(top_.begin() + static_cast<std::ptrdiff_t>(left + 1));
         blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(left + 1));
         return true;
@@ -95,11 +99,12 @@ bool GfnIndex::erase(std::uint64_t base, const kvm_memory_slot* slot) {
     const std::size_t b = floor_in(top_.data(), top_.size(), base);
     if (b == kNone) return false;
     Block& blk = *blocks_[b];
-    const std::size_t i = floor_in(blk.base, blk.n, base);
+    const std::size_t i = blk.floor(base);
     if (blk.base[i] != base || blk.entry[i].slot != slot) return false;
     close_gap(blk.base, blk.n, i);
     close_gap(blk.entry, blk.n, i);
     --blk.n;
+    blk.reheads(i);
     --size_;
     if (blk.n == 0) {
         top_.erase(top_.begin() + static_cast<std::ptrdiff_t>(b));
@@ -119,6 +124,8 @@ std::optional<std::string> GfnIndex::check() const {
         const Block& blk = *blocks_[b];
         if (blk.n == 0 || blk.n > kBlock) return "gfn index: block " + std::to_string(b) + " holds " + std::to_string(blk.n) + " slots";
         if (top_[b] != blk.base[0]) return "gfn index: block " + std::to_string(b) + "'s first base is not in the top array";
+        for (std::size_t k = 0; k * kLine < blk.n; ++k)
+            if (blk.heads[k] != blk.base[k * kLine]) return "gfn index: block " + std::to_string(b) + "'s line heads are stale";
         for (std::size_t i = 0; i < blk.n; ++i) {
             const kvm_memory_slot* s = blk.entry[i].slot;
             if (blk.base[i] != s->base_gfn.value() || blk.entry[i].end != s->end_gfn().value())

@@ -7,6 +7,7 @@
 // 32764 creates in any order stay far below a second (a flat array costs n/2 moves each).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,7 +28,7 @@ public:
         const std::size_t b = floor_in(top_.data(), top_.size(), gfn);
         if (b == kNone) return nullptr;
         const Block& blk = *blocks_[b];
-        const Entry& e = blk.entry[floor_in(blk.base, blk.n, gfn)];  // never kNone: blk.base[0] == top_[b] <= gfn
+        const Entry& e = blk.entry[blk.floor(gfn)];  // never kNone: blk.base[0] == top_[b] <= gfn
         return gfn < e.end ? e.slot : nullptr;
     }
     // The slot with the highest base_gfn at or below gfn, or null.
@@ -63,10 +64,26 @@ private:
         std::uint64_t end;
         kvm_memory_slot* slot;
     };
+    // Bases in lines of 8 (one cache line each), with the first base of every line in `heads`:
+    // a search reads the two lines of heads, then one line of bases, so a lookup in a block the
+    // cache does not hold costs three line fills, not the seven of a plain binary search.
+    static constexpr std::size_t kLine = 8;
     struct Block {
         std::size_t n = 0;
-        std::uint64_t base[kBlock];  // searched: kept apart so a search line holds 8 bases
+        alignas(64) std::uint64_t heads[kBlock / kLine];  // base[kLine * k]
+        alignas(64) std::uint64_t base[kBlock];
         Entry entry[kBlock];
+        [[nodiscard]] std::size_t floor(std::uint64_t key) const {
+            const std::size_t nlines = (n + kLine - 1) / kLine;
+            const std::size_t k = floor_in(heads, nlines, key);
+            if (k == kNone) return kNone;
+            const std::size_t at = k * kLine;
+            return at + floor_in(base + at, std::min(kLine, n - at), key);
+        }
+        // Heads from the line holding index `from` on, after bases moved.
+        void reheads(std::size_t from) {
+            for (std::size_t k = from / kLine; k * kLine < n; ++k) heads[k] = base[k * kLine];
+        }
     };
 
     // The index of the last of a[0..n) at or below key, or kNone. Branchless: the loop does

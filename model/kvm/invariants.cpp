@@ -60,7 +60,8 @@ std::optional<std::string> kvm::check_invariants(std::vector<std::uint64_t>& las
         // A cache of the current generation names a live slot; an older one is dropped on next use.
         // (Compared by address, never read: a stale pointer would be a use after free.)
         bool live = false;
-        if (vcpu.last_used_slot) slots.for_each([&](const kvm_memory_slot& s) { live = live || &s == vcpu.last_used_slot; });
+        const kvm_memory_slot* cached = vcpu.last_used_slot;  // named: clang 14 cannot capture a structured binding
+        if (cached) slots.for_each([&](const kvm_memory_slot& s) { live = live || &s == cached; });
         if (vcpu.last_used_slot && vcpu.last_used_slot_gen == slots.generation() && !live)
             return "vCPU " + std::to_string(id) + ": last_used_slot points at a slot not in the table of its generation";
     }
