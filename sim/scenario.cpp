@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <sstream>
 
 #include "fields.h"
@@ -101,6 +103,26 @@ const std::vector<FieldSpec>& arch_extra_fields(const std::string& arch, const s
     if (arch == "arm64" && (op == "guest_read" || op == "guest_write" || op == "guest_fetch")) return arm64_access;
     if (arch == "arm64" && (op == "vmm_guest_read" || op == "vmm_guest_write")) return arm64_vmm_access;
     return none;
+}
+
+// The op's entry in op_specs(), found by hash (a step's op used to be compared with every name).
+const OpSpec* find_op_spec(const std::string& op) {
+    static const std::unordered_map<std::string_view, const OpSpec*> by_name = [] {
+        std::unordered_map<std::string_view, const OpSpec*> m;
+        for (const OpSpec& o : op_specs()) m.emplace(o.op, &o);
+        return m;
+    }();
+    auto it = by_name.find(op);
+    return it == by_name.end() ? nullptr : it->second;
+}
+
+bool step_key_allowed(const std::string& key, const OpSpec& spec, const std::vector<FieldSpec>& extra) {
+    if (key == "op" || key == "expect" || key == "expect_on" || key == "comment") return true;
+    for (const FieldSpec& f : spec.fields)
+        if (key == f.key) return true;
+    for (const FieldSpec& f : extra)
+        if (key == f.key) return true;
+    return false;
 }
 
 const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc"};
@@ -251,11 +273,15 @@ const nlohmann::json* Step::expectation(const std::string& profile) const {
     return expect ? &*expect : nullptr;
 }
 
-Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
+Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
     Scenario s;
     s.file = file;
-    if (!doc.is_object()) throw ScenarioError("", "expected a scenario object, got " + doc.dump().substr(0, 60));
-    s.doc = doc;  // the qemu backends forward the scenario to the guest as written
+    if (!doc_in.is_object()) throw ScenarioError("", "expected a scenario object, got " + doc_in.dump().substr(0, 60));
+    // The qemu backends forward the scenario to the guest as written. Taken by value and moved,
+    // so a document parsed from text is held once, not copied (a copy per file costs as much as
+    // the parse of a large one).
+    s.doc = std::move(doc_in);
+    const nlohmann::json& doc = s.doc;
     // Every problem in the file is collected (one per section or step), so validate lists them all.
     std::vector<ScenarioError> errors;
     auto collect = [&errors](auto&& part) {
@@ -413,9 +439,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         const auto& raw = steps[i];
         if (!raw.is_object()) throw ScenarioError(st.path, "expected a step object");
         st.op = str_field(raw, "op", st.path, true);
-        const OpSpec* spec = nullptr;
-        for (const OpSpec& o : op_specs())
-            if (st.op == o.op) spec = &o;
+        const OpSpec* spec = find_op_spec(st.op);
         if (!spec) {
             std::string list;
             std::vector<std::string> names;
@@ -426,15 +450,19 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         if (kX86OnlyOps.contains(st.op) && s.arch != "x86_64") throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" is x86_64 only");
         if (is_vmm_op(st.op) && s.arch != "x86_64" && s.arch != "arm64")
             throw ScenarioError(st.path + "/op", "op \"" + st.op + "\" runs kvmtool's x86_64 or arm64 build; this scenario is " + s.arch);
-        std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
-        for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
-        for (const FieldSpec& f : arch_extra_fields(s.arch, st.op)) allowed.insert(f.key);
+        const std::vector<FieldSpec>& extra = arch_extra_fields(s.arch, st.op);
         // Each unknown key and each bad or missing field is an error of its own, so validate
         // lists them all; the checks after these read the fields, so they wait for all to be fine.
+        // The set of allowed keys is built only for the message: per step it cost as much as
+        // parsing the step.
         const std::size_t errors_before = errors.size();
         for (const auto& item : raw.items()) {
-            const std::string key = item.key();  // a named copy: lambdas may not capture structured bindings (clang 14)
-            if (!allowed.contains(key)) collect([&] { check_keys(nlohmann::json{{key, item.value()}}, st.path, allowed); });
+            const std::string& key = item.key();
+            if (step_key_allowed(key, *spec, extra)) continue;
+            std::set<std::string> allowed = {"op", "expect", "expect_on", "comment"};
+            for (const FieldSpec& f : spec->fields) allowed.insert(f.key);
+            for (const FieldSpec& f : extra) allowed.insert(f.key);
+            collect([&] { check_keys(nlohmann::json{{key, item.value()}}, st.path, allowed); });
         }
         st.fields = raw;
         StepFields fields(st, s);
@@ -450,7 +478,7 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file) {
         check_paging_step(st, fields);
         check_hole_step(s, st, fields);
         if (st.op == "KVM_CHECK_EXTENSION") check_cap_modelled(s.arch, fields, st.path + "/cap");
-        for (const FieldSpec& f : arch_extra_fields(s.arch, st.op))
+        for (const FieldSpec& f : extra)
             if (raw.contains(f.key)) check_field(fields, f, raw);
         if (s.arch == "arm64" && raw.contains("cpl")) throw ScenarioError(st.path + "/cpl", "\"cpl\" is an x86_64 field (arm64 accesses run at EL1)");
         if (s.arch == "arm64") check_arm64_stage1_step(st, fields);
@@ -521,7 +549,7 @@ Scenario load_scenario_text(const std::string& text, const std::string& file) {
         // parse_error, and out_of_range for a number past the double range (1e309).
         throw ScenarioError("", std::string("not valid JSON: ") + e.what());
     }
-    return parse_scenario(doc, file);
+    return parse_scenario(std::move(doc), file);
 }
 
 }  // namespace kvmsim::sim

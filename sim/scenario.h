@@ -62,6 +62,7 @@ struct Scenario {
 Scenario load_scenario(const std::string& file);
 // The same for text already read (standard input); `file` names it in errors.
 Scenario load_scenario_text(const std::string& text, const std::string& file);
-Scenario parse_scenario(const nlohmann::json& doc, const std::string& file);
+// Takes the document by value: pass an rvalue (std::move) to spare a copy of it.
+Scenario parse_scenario(nlohmann::json doc, const std::string& file);
 
 }  // namespace kvmsim::sim

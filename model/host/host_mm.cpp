@@ -29,6 +29,7 @@ KvmResult HostMm::mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind,
         next_pfnmap_base_ += len >> PAGE_SHIFT;
     }
     vmas_.emplace(hva.value(), std::move(vma));
+    invalidate_page_refs();  // cached "no VMA here" answers
     return KvmResult::ok();
 }
 
@@ -44,6 +45,7 @@ void HostMm::split_at(Hva hva) {
     tail.pgoff = v.pgoff + ((hva - v.vm_start) >> PAGE_SHIFT);
     v.vm_end = hva;
     vmas_.emplace(hva.value(), std::move(tail));
+    invalidate_page_refs();
 }
 
 // models __do_munmap() / do_vmi_munmap(), mm/vma.c
@@ -58,7 +60,7 @@ KvmResult HostMm::munmap(Hva hva, std::uint64_t size) {
     for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < end;)
         it = vmas_.erase(it);
     // Dropping the pages forgets their pfns: a later mmap at the same hva gets new pages.
-    last_page_ = nullptr;
+    invalidate_page_refs();
     if (len / PAGE_SIZE < pages_.size()) {
         for (std::uint64_t p = hva.value(); p < end.value(); p += PAGE_SIZE) pages_.erase(p);
     } else {
@@ -95,6 +97,7 @@ KvmResult HostMm::mprotect(Hva hva, std::uint64_t size, Prot prot) {
         split_at(hva);
         split_at(done);
         for (auto it = vmas_.lower_bound(hva.value()); it != vmas_.end() && it->second.vm_start < done; ++it) it->second.prot = prot;
+        invalidate_page_refs();
     }
     return done == end ? KvmResult::ok() : KvmResult::error(Errno::Enomem);
 }
@@ -136,7 +139,10 @@ HwpoisonResult HostMm::madvise_hwpoison(Hva hva, bool action_required) {
     return {KvmResult::ok(), action_required && dirty};
 }
 
-const vm_area_struct* HostMm::find_vma(Hva hva) const {
+const vm_area_struct* HostMm::find_vma(Hva hva) const { return page_ref(hva.value() & PAGE_MASK).vma; }
+
+// models find_vma() + the vm_start check (vma_lookup(), include/linux/mm.h) over the VMA tree.
+const vm_area_struct* HostMm::vma_lookup(Hva hva) const {
     auto it = vmas_.upper_bound(hva.value());
     if (it == vmas_.begin()) return nullptr;
     --it;
@@ -147,25 +153,43 @@ Pfn HostMm::pfnmap_pfn(const vm_area_struct& vma, Hva hva) const {
     return Pfn(vma.pfn_base + vma.pgoff + ((hva.value() - vma.vm_start.value()) >> PAGE_SHIFT));
 }
 
+HostMm::PageRef& HostMm::page_ref(std::uint64_t page) const {
+    PageRef& r = page_refs_[(page >> PAGE_SHIFT) % kPageRefs];
+    if (r.gen == page_ref_gen_ && r.hva == page) return r;
+    r.hva = page;
+    r.gen = page_ref_gen_;
+    auto it = pages_.find(page);
+    if (it == pages_.end()) {
+        r.page = nullptr;
+        r.vma = vma_lookup(Hva(page));
+        return r;
+    }
+    HostPage& p = const_cast<HostPage&>(it->second);
+    if (p.vma_gen != page_ref_gen_) {
+        p.vma = vma_lookup(Hva(page));
+        p.vma_gen = page_ref_gen_;
+    }
+    r.page = &p;
+    r.vma = p.vma;
+    return r;
+}
+
 // models handle_mm_fault() on one page, mm/memory.c: a read fault of an untouched private
 // anonymous page maps the zero page; a write fault gives it a page of its own.
 HostPage& HostMm::fault_in(Hva page, bool write) {
-    if (last_page_ && last_page_hva_ == page.value()) {
-        if (write) last_page_->zero_page = false;
-        return *last_page_;
+    PageRef& r = page_ref(page.value());
+    if (r.page) {  // present: no insert, no hash
+        if (write) r.page->zero_page = false;
+        return *r.page;
     }
-    auto [it, inserted] = pages_.try_emplace(page.value());
-    if (inserted) {
-        const vm_area_struct* vma = find_vma(page);
-        it->second.pfn = (vma && vma->is_pfnmap()) ? pfnmap_pfn(*vma, page) : Pfn(next_pfn_++);
-        it->second.zero_page = !write && vma && vma->kind == MappingKind::Anonymous;
-        if (vma && vma->uffd) handle_userfault(*vma, page.value(), it->second);
-    } else if (write) {
-        it->second.zero_page = false;
-    }
-    last_page_hva_ = page.value();
-    last_page_ = &it->second;
-    return it->second;
+    HostPage& p = pages_[page.value()];
+    p.pfn = (r.vma && r.vma->is_pfnmap()) ? pfnmap_pfn(*r.vma, page) : Pfn(next_pfn_++);
+    p.zero_page = !write && r.vma && r.vma->kind == MappingKind::Anonymous;
+    p.vma = r.vma;
+    p.vma_gen = page_ref_gen_;
+    r.page = &p;
+    if (r.vma && r.vma->uffd) handle_userfault(*r.vma, page.value(), p);
+    return p;
 }
 
 // models check_vma_flags(), mm/gup.c
@@ -185,8 +209,8 @@ KvmResult check_vma_flags(const vm_area_struct& vma, GupFlags flags) {
 
 // models get_user_pages() for one page with FOLL_HWPOISON, mm/gup.c
 GupResult HostMm::get_user_page(Hva hva, bool write) {
-    const vm_area_struct* vma = find_vma(hva);
-    if (!vma || !check_vma_flags(*vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
+    const PageRef& r = page_ref(hva.value() & PAGE_MASK);
+    if (!r.vma || !check_vma_flags(*r.vma, GupFlags{.write = write}).is_ok()) return {std::nullopt, GupError::Fault};
     HostPage& page = fault_in(Hva(hva.value() & PAGE_MASK), write);
     if (page.hwpoison) return {std::nullopt, GupError::Hwpoison};
     return {page.pfn, std::nullopt};
@@ -196,31 +220,29 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
     std::size_t done = 0;
     while (done < len) {
         const Hva at = hva + done;
-        const vm_area_struct* vma = find_vma(at);
+        const Hva page_hva(at.value() & PAGE_MASK);
+        const PageRef& r = page_ref(page_hva.value());
+        const vm_area_struct* vma = r.vma;
         if (!vma) return false;
         if (access == Access::Read && !vma->prot.read) return false;
         if (access == Access::Write && !vma->prot.write) return false;
         const std::size_t chunk = std::min<std::size_t>(len - done, PAGE_SIZE - offset_in_page(at.value()));
-        const Hva page_hva(at.value() & PAGE_MASK);
         if (to_memory) {
             HostPage& page = fault_in(page_hva, true);
             if (page.hwpoison) return false;
             if (!page.bytes) page.bytes = std::make_unique<std::array<std::uint8_t, PAGE_SIZE>>();
             std::memcpy(page.bytes->data() + offset_in_page(at.value()), buf + done, chunk);
         } else {
-            auto it = pages_.find(page_hva.value());
             // A read faults the page in too (the zero page for private anonymous memory, a page
             // cache page for shmem): it is present from now on, which a userfaultfd registered
             // later sees (no MISSING fault). Under a userfaultfd the read of a missing page is
             // itself a fault (do_anonymous_page(), shmem_get_folio_gfp() ask handle_userfault()
             // before mapping any page).
-            if (it == pages_.end() && !vma->is_pfnmap()) {
-                fault_in(page_hva, false);
-                it = pages_.find(page_hva.value());
-            }
-            if (it != pages_.end() && it->second.hwpoison) return false;
-            if (it != pages_.end() && it->second.bytes)
-                std::memcpy(buf + done, it->second.bytes->data() + offset_in_page(at.value()), chunk);
+            const HostPage* page = r.page;
+            if (!page && !vma->is_pfnmap()) page = &fault_in(page_hva, false);
+            if (page && page->hwpoison) return false;
+            if (page && page->bytes)
+                std::memcpy(buf + done, page->bytes->data() + offset_in_page(at.value()), chunk);
             else
                 std::memset(buf + done, 0, chunk);  // an untouched page reads as zeros
         }
@@ -230,6 +252,16 @@ bool HostMm::copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bo
 }
 
 bool HostMm::copy_from_user(Hva hva, std::span<std::uint8_t> out) {
+    // The walker's case, a PTE within one page: the cached page answers without the loop.
+    if (out.size() <= 8 && offset_in_page(hva.value()) + out.size() <= PAGE_SIZE) {
+        const PageRef& r = page_ref(hva.value() & PAGE_MASK);
+        if (!r.vma || !r.vma->prot.read || (r.page && r.page->hwpoison)) return false;
+        const std::uint8_t* src = r.page && r.page->bytes ? r.page->bytes->data() + offset_in_page(hva.value()) : nullptr;
+        if (out.size() == 8 && src) std::memcpy(out.data(), src, 8);  // a constant size: two moves, no call
+        else if (src) std::memcpy(out.data(), src, out.size());
+        else std::memset(out.data(), 0, out.size());  // an untouched page reads as zeros
+        return true;
+    }
     return copy(hva, out.data(), out.size(), Access::Read, false);
 }
 

@@ -30,6 +30,11 @@ struct HostPage {
     // (do_anonymous_page(), mm/memory.c); the first write fault gives it a page of its own.
     bool zero_page = false;
     std::unique_ptr<std::array<std::uint8_t, PAGE_SIZE>> bytes;  // null: all zeros
+    // The VMA the page was last found in, valid while vma_gen is HostMm's page_ref_gen_: a
+    // resident page is found through the hash alone, as GUP-fast finds it through the host page
+    // table without the VMA tree.
+    const vm_area_struct* vma = nullptr;
+    std::uint64_t vma_gen = 0;
 };
 
 enum class GupError { Fault, Hwpoison };
@@ -97,7 +102,7 @@ struct GupResult {
 class HostMm {
 public:
     HostMm() = default;
-    HostMm(const HostMm&) = delete;  // last_page_ points into pages_
+    HostMm(const HostMm&) = delete;  // page_refs_ point into pages_ and vmas_
     HostMm& operator=(const HostMm&) = delete;
     // mmap(hva, size, prot, MAP_FIXED_NOREPLACE | kind); returns 0 or the errno mmap() gives.
     KvmResult mmap(Hva hva, std::uint64_t size, Prot prot, MappingKind kind, const std::string& name, Backing backing = Backing::Anonymous);
@@ -163,13 +168,27 @@ private:
     // The end of the gap-free run of VMAs from `start` (start itself if it is unmapped), at most end.
     [[nodiscard]] Hva mapped_prefix_end(Hva start, Hva end) const;
 
+    // A page's VMA and, if resident, its HostPage: what GUP and user copies look up for every
+    // access. Direct-mapped by page number so a walk's few pages and a guest's working set are
+    // answered without the VMA tree or the page hash (get_user_pages() on a present page then
+    // costs a compare); entries of an older generation are empty. Nodes of pages_ and vmas_
+    // stay put across inserts, so only a change that erases or reshapes a VMA or erases a page
+    // must call invalidate_page_refs().
+    struct PageRef {
+        std::uint64_t hva = 0;
+        std::uint64_t gen = 0;  // valid while equal to page_ref_gen_
+        const vm_area_struct* vma = nullptr;
+        HostPage* page = nullptr;  // null: not resident (reads as zeros)
+    };
+    static constexpr std::size_t kPageRefs = 512;
+    PageRef& page_ref(std::uint64_t page) const;
+    [[nodiscard]] const vm_area_struct* vma_lookup(Hva hva) const;
+    void invalidate_page_refs() { ++page_ref_gen_; }
+
     std::map<std::uint64_t, vm_area_struct> vmas_;             // by vm_start
     std::unordered_map<std::uint64_t, HostPage> pages_;         // by page-aligned hva
-    // The page fault_in() returned last: GUP on a page already present (the common case in a
-    // page walk) costs a compare, not a hash lookup. Nodes of pages_ stay put across rehashes;
-    // munmap, the only eraser, drops it.
-    std::uint64_t last_page_hva_ = 0;
-    HostPage* last_page_ = nullptr;
+    mutable std::array<PageRef, kPageRefs> page_refs_{};
+    std::uint64_t page_ref_gen_ = 1;
     std::vector<UffdCtx> uffds_;                                // id = index + 1
     std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
     // PG_hwpoison of the shared zero page: memory_failure() sets it before it ignores the page.

@@ -71,7 +71,7 @@ void HostMm::handle_userfault(const vm_area_struct& vma, std::uint64_t page_hva,
             hp.pfn = Pfn(next_pfn_++);
             fill_from_uffd(ctx, p, hp);
         }
-        last_page_ = nullptr;  // pages_ grew; the caller's reference stays valid (node-based map)
+        invalidate_page_refs();  // cached 'not resident' answers for the pages just filled
     }
     fill_from_uffd(ctx, page_hva, page);
 }

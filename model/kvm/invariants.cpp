@@ -9,10 +9,10 @@ namespace kvmsim {
 
 std::optional<std::string> kvm_memslots::check_invariants() const {
     const auto where = [](const kvm_memory_slot& s) { return "slot " + std::to_string(s.as_id) + ":" + std::to_string(s.id) + ": "; };
-    if (gfn_tree_.size() != by_id_.size()) return "the gfn tree holds " + std::to_string(gfn_tree_.size()) + " slots, the id hash " + std::to_string(by_id_.size());
+    if (gfn_index_.size() != by_id_.size()) return "the gfn tree holds " + std::to_string(gfn_index_.size()) + " slots, the id hash " + std::to_string(by_id_.size());
+    if (auto bad = gfn_index_.check()) return bad;
     const kvm_memory_slot* prev = nullptr;
-    for (const auto& [base, slot] : gfn_tree_) {
-        if (slot->base_gfn.value() != base) return where(*slot) + "keyed by base " + std::to_string(base) + " in the gfn tree";
+    for (const kvm_memory_slot* slot : gfn_index_.in_order()) {
         if (id_to_memslot(slot->id) != slot) return where(*slot) + "in the gfn tree, not in the id hash";
         if (slot->npages == 0) return where(*slot) + "no pages";
         if (prev && prev->end_gfn() > slot->base_gfn) return where(*slot) + "overlaps " + where(*prev);
@@ -58,8 +58,12 @@ std::optional<std::string> kvm::check_invariants(std::vector<std::uint64_t>& las
         if (vcpu.as_id >= memslots_.size()) return "vCPU " + std::to_string(id) + " in address space " + std::to_string(vcpu.as_id);
         const kvm_memslots& slots = *memslots_[vcpu.as_id];
         // A cache of the current generation names a live slot; an older one is dropped on next use.
-        if (vcpu.last_used_slot && vcpu.last_used_slot_gen == slots.generation() && !slots.id_to_memslot(*vcpu.last_used_slot))
-            return "vCPU " + std::to_string(id) + ": last_used_slot names slot " + std::to_string(*vcpu.last_used_slot) + ", not in the table";
+        // (Compared by address, never read: a stale pointer would be a use after free.)
+        bool live = false;
+        const kvm_memory_slot* cached = vcpu.last_used_slot;  // named: clang 14 cannot capture a structured binding
+        if (cached) slots.for_each([&](const kvm_memory_slot& s) { live = live || &s == cached; });
+        if (vcpu.last_used_slot && vcpu.last_used_slot_gen == slots.generation() && !live)
+            return "vCPU " + std::to_string(id) + ": last_used_slot points at a slot not in the table of its generation";
     }
     return std::nullopt;
 }

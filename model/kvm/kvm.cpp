@@ -248,15 +248,13 @@ kvm_memory_slot* kvm::vcpu_gfn_to_memslot(kvm_vcpu& vcpu, Gfn gfn) {
     // A generation change drops the cache; generations differ per address space, so this also
     // keeps an SMM lookup from hitting a normal-mode slot.
     if (vcpu.last_used_slot_gen != slots.generation()) {
-        vcpu.last_used_slot.reset();
+        vcpu.last_used_slot = nullptr;
         vcpu.last_used_slot_gen = slots.generation();
     }
-    if (vcpu.last_used_slot) {
-        kvm_memory_slot* cached = slots.id_to_memslot(*vcpu.last_used_slot);
-        if (cached && cached->contains(gfn)) return cached;
-    }
+    // try_get_memslot()
+    if (vcpu.last_used_slot && vcpu.last_used_slot->contains(gfn)) return vcpu.last_used_slot;
     kvm_memory_slot* slot = slots.search_memslots(gfn);
-    if (slot) vcpu.last_used_slot = slot->id;
+    if (slot) vcpu.last_used_slot = slot;
     return slot;
 }
 

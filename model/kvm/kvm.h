@@ -30,8 +30,9 @@ struct kvm_userspace_memory_region {
 // struct kvm_vcpu: the generic part the memslot code touches.
 struct kvm_vcpu {
     std::uint32_t vcpu_id = 0;
-    // The per-vCPU lookup cache (vcpu->last_used_slot, vcpu->last_used_slot_gen).
-    std::optional<std::uint16_t> last_used_slot;
+    // The per-vCPU lookup cache (vcpu->last_used_slot, vcpu->last_used_slot_gen). A pointer as
+    // in the kernel: every change that frees a slot bumps the generation, which drops it unread.
+    kvm_memory_slot* last_used_slot = nullptr;
     std::uint64_t last_used_slot_gen = 0;
     std::uint16_t as_id = 0;  // kvm_arch_vcpu_memslots_id(): 1 while in SMM on x86
 };

@@ -1,6 +1,5 @@
 #include "memslots.h"
 
-#include <iterator>
 #include <stdexcept>
 
 namespace kvmsim {
@@ -10,20 +9,11 @@ kvm_memory_slot* kvm_memslots::id_to_memslot(std::uint16_t id) const {
     return it == by_id_.end() ? nullptr : it->second.get();
 }
 
-kvm_memory_slot* kvm_memslots::search_memslots(Gfn gfn) const {
-    auto it = gfn_tree_.upper_bound(gfn.value());
-    if (it == gfn_tree_.begin()) return nullptr;
-    kvm_memory_slot* slot = std::prev(it)->second;
-    return slot->contains(gfn) ? slot : nullptr;
-}
-
 kvm_memory_slot* kvm_memslots::find_overlap(Gfn start, Gfn end, std::optional<std::uint16_t> skip_id) const {
     // Slots are disjoint in gfn, so walking down from the last base below `end` can stop at the
     // first slot that ends at or before `start`; the only slot it may step over is skip_id's.
-    auto it = gfn_tree_.lower_bound(end.value());
-    while (it != gfn_tree_.begin()) {
-        --it;
-        kvm_memory_slot* slot = it->second;
+    if (end.value() == 0) return nullptr;
+    for (kvm_memory_slot* slot = gfn_index_.floor(end.value() - 1); slot; slot = gfn_index_.prev(*slot)) {
         if (slot->end_gfn() <= start) return nullptr;
         if (skip_id && slot->id == *skip_id) continue;
         return slot;
@@ -34,7 +24,7 @@ kvm_memory_slot* kvm_memslots::find_overlap(Gfn start, Gfn end, std::optional<st
 kvm_memory_slot& kvm_memslots::insert(std::unique_ptr<kvm_memory_slot> slot) {
     kvm_memory_slot* raw = slot.get();
     if (!by_id_.emplace(raw->id, std::move(slot)).second) throw std::logic_error("memslot id inserted twice");
-    if (!gfn_tree_.emplace(raw->base_gfn.value(), raw).second) throw std::logic_error("memslot base_gfn inserted twice");
+    if (!gfn_index_.insert(raw)) throw std::logic_error("memslot base_gfn inserted twice");
     hva_tree_.insert(raw);
     return *raw;
 }
@@ -45,15 +35,15 @@ std::unique_ptr<kvm_memory_slot> kvm_memslots::erase(std::uint16_t id) {
     std::unique_ptr<kvm_memory_slot> slot = std::move(it->second);
     if (last_used_slot == slot.get()) last_used_slot = nullptr;
     by_id_.erase(it);
-    gfn_tree_.erase(slot->base_gfn.value());
+    if (!gfn_index_.erase(slot->base_gfn.value(), slot.get())) throw std::logic_error("memslot missing from the gfn index");
     hva_tree_.erase(slot.get());
     return slot;
 }
 
 void kvm_memslots::move(kvm_memory_slot& slot, Gfn new_base) {
-    gfn_tree_.erase(slot.base_gfn.value());
+    if (!gfn_index_.erase(slot.base_gfn.value(), &slot)) throw std::logic_error("memslot missing from the gfn index");
     slot.base_gfn = new_base;
-    if (!gfn_tree_.emplace(new_base.value(), &slot).second) throw std::logic_error("memslot moved onto another");
+    if (!gfn_index_.insert(&slot)) throw std::logic_error("memslot moved onto another");
 }
 
 }  // namespace kvmsim

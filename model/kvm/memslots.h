@@ -1,17 +1,19 @@
 // The memslots of one address space (struct kvm_memslots, include/linux/kvm_host.h): by gfn,
-// by host address and by id, each lookup O(log n) as in the kernel since the 5.17 rework.
+// by host address and by id, each lookup O(log n) as in the kernel since the 5.17 rework. The
+// gfn view is a two-level sorted array (gfn_index.h), not the kernel's rbtree: the same answers,
+// searched without chasing pointers.
 // The model keeps one set per address space: the kernel's active/inactive pair is there for
 // concurrent readers, which a sequential model has none of; only its generation bumps show.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "gfn_index.h"
 #include "hva_tree.h"
 #include "memslot.h"
 
@@ -24,7 +26,7 @@ public:
     // models id_to_memslot(), include/linux/kvm_host.h
     [[nodiscard]] kvm_memory_slot* id_to_memslot(std::uint16_t id) const;
     // models search_memslots(), include/linux/kvm_host.h (approx = false)
-    [[nodiscard]] kvm_memory_slot* search_memslots(Gfn gfn) const;
+    [[nodiscard]] kvm_memory_slot* search_memslots(Gfn gfn) const { return gfn_index_.find(gfn.value()); }
     // The first slot other than skip_id intersecting [start, end)
     // (kvm_check_memslot_overlap() over kvm_for_each_memslot_in_gfn_range(), virt/kvm/kvm_main.c).
     [[nodiscard]] kvm_memory_slot* find_overlap(Gfn start, Gfn end, std::optional<std::uint16_t> skip_id) const;
@@ -34,7 +36,7 @@ public:
     }
     template <typename Fn>
     void for_each(Fn&& fn) const {
-        for (const auto& [base, slot] : gfn_tree_) fn(*slot);
+        gfn_index_.for_each(fn);
     }
 
     kvm_memory_slot& insert(std::unique_ptr<kvm_memory_slot> slot);
@@ -53,7 +55,7 @@ public:
 
 private:
     std::unordered_map<std::uint16_t, std::unique_ptr<kvm_memory_slot>> by_id_;  // id_hash
-    std::map<std::uint64_t, kvm_memory_slot*> gfn_tree_;                          // by base_gfn
+    GfnIndex gfn_index_;                                                          // gfn_tree, by base_gfn
     HvaTree hva_tree_;
     std::uint64_t generation_;
 };

@@ -192,7 +192,7 @@ int update_accessed_dirty_bits(kvm& kvm, kvm_vcpu& vcpu, guest_walker& w, WalkAc
 bool walk_once(kvm& kvm, kvm_vcpu& vcpu, const X86PagingState& s, const GuestCpuid& cpuid, Gva addr, WalkAccess a,
                const WalkOptions& o, guest_walker& w) {
     const PagingModeInfo& info = paging_mode_info(w.mode);
-    w.levels = {};
+    if (w.walks > 0) w.levels = {};  // a retry starts clean; the first pass finds them zeroed by guest_walker{}
     w.why = WalkFault::None;
     w.fault.reset();
     std::uint32_t errcode = 0;

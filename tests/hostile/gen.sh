@@ -83,3 +83,17 @@ done
   printf '%.0s]' $(seq 100000)
   echo '}]}'
 } >"$out/json-nested-100000.json"
+
+# 32764 slots created in descending gfn order, then deleted in ascending order: every insert
+# lands at the front of the gfn index and every delete empties its head (a flat sorted array
+# would shift the whole table each time).
+{
+  echo "{ $head, \"host\": {\"mmap\": [{\"name\": \"ram\", \"hva\": \"0x7f0000000000\", \"size\": \"256M\", \"prot\": \"rw\"}]}, \"steps\": ["
+  for ((i = 32763; i >= 0; i--)); do
+    printf '{"op":"KVM_SET_USER_MEMORY_REGION","slot":%d,"guest_phys_addr":%d,"memory_size":4096,"userspace_addr":"ram"},\n' "$i" $((i * 4096))
+  done
+  for ((i = 0; i < 32764; i++)); do
+    printf '{"op":"KVM_SET_USER_MEMORY_REGION","slot":%d,"guest_phys_addr":%d,"memory_size":0,"userspace_addr":"ram"},\n' "$i" $((i * 4096))
+  done
+  echo '{"op": "KVM_CHECK_EXTENSION", "cap": "KVM_CAP_NR_MEMSLOTS"}]}'
+} >"$out/slots-32764-descending-then-deleted.json"
