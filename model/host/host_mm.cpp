@@ -255,6 +255,9 @@ bool HostMm::copy_from_user(Hva hva, std::span<std::uint8_t> out) {
     // The walker's case, a PTE within one page: the cached page answers without the loop.
     if (out.size() <= 8 && offset_in_page(hva.value()) + out.size() <= PAGE_SIZE) {
         const PageRef& r = page_ref(hva.value() & PAGE_MASK);
+        // A page not yet resident takes the loop below: its read fault maps it (and under a
+        // userfaultfd is a fault the handler sees).
+        if (r.vma && !r.page && !r.vma->is_pfnmap()) return copy(hva, out.data(), out.size(), Access::Read, false);
         if (!r.vma || !r.vma->prot.read || (r.page && r.page->hwpoison)) return false;
         const std::uint8_t* src = r.page && r.page->bytes ? r.page->bytes->data() + offset_in_page(hva.value()) : nullptr;
         if (out.size() == 8 && src) std::memcpy(out.data(), src, 8);  // a constant size: two moves, no call
