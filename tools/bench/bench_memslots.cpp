@@ -1,7 +1,7 @@
 // Memslot changes at table sizes 10 and 32764: one create + delete of a slot (and one move)
 // in the model, in the pre-5.17 kernel's copy-the-whole-array design, and through the real
-// KVM_SET_USER_MEMORY_REGION on /dev/kvm where it can be opened (skipped otherwise; run the
-// binary under `flock /work/wt/heavy.lock` on the shared machine). KVMSIM_BENCH_NO_KVM=1 skips
+// KVM_SET_USER_MEMORY_REGION on /dev/kvm where it can be opened (skipped otherwise; on a
+// machine shared with other /dev/kvm users, run it alone). KVMSIM_BENCH_NO_KVM=1 skips
 // the real ioctl even where /dev/kvm exists (the CTest smoke run sets it).
 // Filling the real table costs the host kernel vmalloc memory (reported as vmalloc_KiB_per_slot:
 // 24 KiB a 2 MiB slot on this project's PVM host, 0.8 GiB for 32764); the fill stops if the
