@@ -64,7 +64,8 @@ struct Pre517Memslots {
     // update_memslots()'s kvm_memslot_insert_back() + kvm_memslot_move_forward().
     void create(const Pre517Slot& s) {
         auto copy = std::make_unique<Pre517Slot[]>(static_cast<std::size_t>(used_slots) + 1);
-        std::memcpy(copy.get(), memslots.get(), sizeof(Pre517Slot) * static_cast<std::size_t>(used_slots));
+        if (used_slots > 0)  // memcpy from the empty table's null pointer is undefined, even for 0 bytes
+            std::memcpy(copy.get(), memslots.get(), sizeof(Pre517Slot) * static_cast<std::size_t>(used_slots));
         int i = used_slots;
         copy[i] = s;
         while (i > 0 && copy[i - 1].base_gfn < s.base_gfn) {
@@ -77,6 +78,7 @@ struct Pre517Memslots {
     }
     // The same for a delete: kvm_dup_memslots() then kvm_memslot_delete()'s shift down.
     void remove(std::int16_t id) {
+        if (used_slots == 0) return;
         auto copy = std::make_unique<Pre517Slot[]>(static_cast<std::size_t>(used_slots));
         std::memcpy(copy.get(), memslots.get(), sizeof(Pre517Slot) * static_cast<std::size_t>(used_slots));
         int i = 0;
