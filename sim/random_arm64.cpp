@@ -13,20 +13,15 @@
 namespace kvmsim::sim {
 namespace {
 
-constexpr std::uint64_t kPage = 4096;
-constexpr std::uint64_t kRamHva = 0x7e0000000000;
-constexpr std::uint64_t kRamPages = 64;
-constexpr std::uint64_t kRomHva = kRamHva + 0x1000000;
-constexpr std::uint64_t kRomPages = 16;
+constexpr std::uint64_t kPage = kRandomPage;
+constexpr std::uint64_t kRamHva = kRandomRamHva;
+constexpr std::uint64_t kRamPages = kRandomRamPages;
+constexpr std::uint64_t kRomHva = kRandomRomHva;
+constexpr std::uint64_t kRomPages = kRandomRomPages;
 // IPA window the memslots and accesses are drawn from: collisions are the point.
 constexpr std::uint64_t kWindowPages = 48;
 
-struct Slot {
-    std::uint32_t id;
-    std::uint64_t gpa, pages;
-    std::string uaddr;
-    nlohmann::json flags;
-};
+using Slot = RandomSlot;
 
 class Arm64Builder {
 public:

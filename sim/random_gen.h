@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace kvmsim::sim {
 
@@ -19,6 +22,22 @@ public:
 
 private:
     std::mt19937_64 rng_;
+};
+
+// The host memory both generators map: RAM and a read-only "ROM", at fixed addresses so that a
+// failing sequence reads the same on every run.
+constexpr std::uint64_t kRandomPage = 4096;
+constexpr std::uint64_t kRandomRamHva = 0x7e0000000000;
+constexpr std::uint64_t kRandomRamPages = 64;
+constexpr std::uint64_t kRandomRomHva = kRandomRamHva + 0x1000000;
+constexpr std::uint64_t kRandomRomPages = 16;
+
+// A memslot the generated sequence has created, as the generator tracks it.
+struct RandomSlot {
+    std::uint32_t id;
+    std::uint64_t gpa, pages;
+    std::string uaddr;
+    nlohmann::json flags;
 };
 
 }  // namespace kvmsim::sim

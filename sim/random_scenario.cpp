@@ -12,23 +12,18 @@
 namespace kvmsim::sim {
 namespace {
 
-constexpr std::uint64_t kPage = 4096;
-constexpr std::uint64_t kRamHva = 0x7e0000000000;
-constexpr std::uint64_t kRamPages = 64;
-constexpr std::uint64_t kRomHva = kRamHva + 0x1000000;
-constexpr std::uint64_t kRomPages = 16;
+constexpr std::uint64_t kPage = kRandomPage;
+constexpr std::uint64_t kRamHva = kRandomRamHva;
+constexpr std::uint64_t kRamPages = kRandomRamPages;
+constexpr std::uint64_t kRomHva = kRandomRomHva;
+constexpr std::uint64_t kRomPages = kRandomRomPages;
 // MAP_SHARED mappings (a memfd): a forced host write may not break into one without PROT_WRITE.
 constexpr std::uint64_t kShmHva = kRomHva + 0x1000000;
 constexpr std::uint64_t kShmPages = 8;
 constexpr std::uint64_t kShroHva = kShmHva + 0x1000000;
 constexpr std::uint64_t kShroPages = 4;
 
-struct SlotState {
-    std::uint32_t id;
-    std::uint64_t gpa, pages;
-    std::string uaddr;
-    nlohmann::json flags;
-};
+using SlotState = RandomSlot;
 
 class Builder {
 public:
