@@ -39,13 +39,13 @@ DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, con
     try {
         mruns = run_scenario(s, model, mo);
     } catch (const std::logic_error& e) {
-        d.disagreements.push_back({"", nullptr, {{"internal_error", e.what()}}, "not run"});
+        d.disagreements.push_back({"", nullptr, {{"internal_error", e.what()}}, "not run", {}});
         return d;
     }
     try {
         kruns = run_scenario(s, kernel, mo);
     } catch (const std::logic_error& e) {
-        d.disagreements.push_back({"", nullptr, "run", {{"internal_error", e.what()}}});
+        d.disagreements.push_back({"", nullptr, "run", {{"internal_error", e.what()}}, {}});
         return d;
     }
     d.notes = kernel.notes();
@@ -60,7 +60,7 @@ DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, con
                 continue;
             }
             d.disagreements.push_back({m.profile, nullptr, m.setup_error ? nlohmann::json{{"setup_error", *m.setup_error}} : nlohmann::json("set up"),
-                                       r.setup_error ? nlohmann::json{{"setup_error", *r.setup_error}} : nlohmann::json("set up")});
+                                       r.setup_error ? nlohmann::json{{"setup_error", *r.setup_error}} : nlohmann::json("set up"), {}});
             continue;
         }
         for (std::size_t i = 0; i < m.steps.size() && i < r.steps.size(); ++i) {
@@ -76,7 +76,7 @@ DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, con
             // Whether KVM took a stage-2 fault is the model's account of an access; userspace
             // cannot see it, so a real kernel's outcome has no such key.
             if (mo_json.is_object() && ko_json.is_object() && !ko_json.contains("stage2_fault")) mo_json.erase("stage2_fault");
-            if (mo_json != ko_json) d.disagreements.push_back({m.profile, ms.step, mo_json, ko_json});
+            if (mo_json != ko_json) d.disagreements.push_back({m.profile, ms.step, mo_json, ko_json, {}});
         }
     }
     return d;

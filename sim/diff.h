@@ -16,6 +16,7 @@ struct StepDisagreement {
     const Step* step = nullptr;  // null for a disagreement at setup
     nlohmann::json model;
     nlohmann::json kernel;
+    std::vector<std::string> toggles;  // "+name"/"-name": flipping it makes the model agree (diff_toggles.h)
 };
 
 struct DiffReport {

@@ -12,6 +12,7 @@
 #include "model/profile/patch.h"
 #include "model/profile/profile.h"
 #include "sim/diff.h"
+#include "sim/diff_toggles.h"
 #include "sim/kvm/host_platform.h"
 #include "sim/random_scenario.h"
 
@@ -164,6 +165,7 @@ int cmd_diff(const std::vector<std::string>& args) {
     std::size_t known_seen = 0;
     for_each_scenario(paths, report, [&](const std::string& file, const Scenario& s) {
         DiffReport d = diff_scenario(s, *model, kernel, platform, side.host, side.profile);
+        name_toggles(s, d, apply, revert, platform, side.host, side.profile);
         // A listed disagreement is reported as known and does not fail the file.
         std::vector<std::string> known_notes;
         std::erase_if(d.disagreements, [&](const StepDisagreement& x) {

@@ -60,6 +60,12 @@ FileResult diff_result(const std::string& file, const std::string& name, const s
         c.checked = true;
         c.reason = "model " + sim::render(x.model) + " | " + other_side + " " + sim::render(x.kernel);
         c.detail = {{"kernel", x.profile}, {"model", sim::hexify(x.model)}, {other_side, sim::hexify(x.kernel)}};
+        if (!x.toggles.empty()) {
+            std::string t;
+            for (const auto& n : x.toggles) t += (t.empty() ? "" : ", ") + n;
+            c.reason += "  (the model agrees with toggle " + t + ")";
+            c.detail["toggles"] = x.toggles;
+        }
         if (x.step) c.detail["step"] = x.step->index;
         f.cases.push_back(c);
     }
