@@ -339,7 +339,12 @@ int cmd_fuzz(const std::vector<std::string>& args) {
         out << small.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         if (!out.flush()) throw po::error("cannot write " + file);
         const Scenario shrunk = parse_scenario(small, file);
-        FileResult f = diff_result("seed " + std::to_string(sd), "", diff_scenario(shrunk, *model, *other, platform, host_description, profile), other_name);
+        DiffReport ds = diff_scenario(shrunk, *model, *other, platform, host_description, profile);
+        // The model side carries --apply/--revert only against the kernel; against a model it is plain.
+        const bool model_toggled = against == "kvm";
+        name_toggles(shrunk, ds, model_toggled ? apply : std::vector<std::string>{}, model_toggled ? revert : std::vector<std::string>{}, platform,
+                     host_description, profile);
+        FileResult f = diff_result("seed " + std::to_string(sd), "", ds, other_name);
         f.notes.push_back(std::to_string(d.disagreements.size()) + " step(s) disagree; shrunk to " + std::to_string(small["steps"].size()) + " steps: " + file);
         f.detail["shrunk"] = file;
         report.files.push_back(f);
