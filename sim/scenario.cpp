@@ -91,6 +91,8 @@ const std::vector<OpSpec>& op_specs() {
                                  {"pool_size", Kind::U64, true}, {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
         {"set_stage1_regs", {{"vcpu", Kind::U32, true}, {"ttbr0", Kind::U64, true}, {"granule", Kind::String, false}, {"va_bits", Kind::U32, false}}},
         {"guest_dc", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"insn", Kind::String, true}}},
+        // arm64 in-kernel GIC devices (sim/arm64_device_step.cpp)
+        {"KVM_CREATE_DEVICE", {{"type", Kind::String, true}, {"flags", Kind::StrList, false}}},
     };
     return specs;
 }
@@ -125,7 +127,7 @@ bool step_key_allowed(const std::string& key, const OpSpec& spec, const std::vec
     return false;
 }
 
-const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc"};
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc", "KVM_CREATE_DEVICE"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 constexpr std::size_t kMaxErrors = 100;

@@ -222,6 +222,14 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
         res.run.events.push_back(run_error(Errno::Enoexec));
         return res;
     }
+    // kvm_arch_vcpu_run_pid_change(): the first run maps the vGIC's resources; a failure leaves
+    // the vCPU not yet run (vcpu->pid is set only after it succeeds), so the next KVM_RUN tries again.
+    if (!va.has_run_once) {
+        if (const auto err = kvm_vgic_map_resources(vm, arch)) {
+            res.run.events.push_back(run_error(*err));
+            return res;
+        }
+    }
     va.has_run_once = true;
     if (arch.mmu_pending_ops()) {
         // Lock RFC 04/39: the deferred cache maintenance of locked slots, before the vCPU enters.
