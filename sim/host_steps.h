@@ -15,6 +15,8 @@ namespace kvmsim::sim {
 // What a scenario's mapping flags ask for ("shared", "pfnmap", "memfd"); throws at `path` on an
 // unknown flag or a contradiction.
 void check_mapping_flags(const std::vector<std::string>& flags, const std::string& path);
+// A "hugetlb" mapping's hva and size are multiples of the 2M huge page.
+void check_hugetlb_mapping(const std::vector<std::string>& flags, std::uint64_t hva, std::uint64_t size, const std::string& path);
 
 // Load-time checks the field kinds cannot make: the advice, the fallocate mode, the uffd answer,
 // and that host_fallocate names a memfd mapping declared before it.

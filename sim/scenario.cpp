@@ -401,12 +401,13 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
                 (void)parse_prot(m.prot, path + "/prot");
                 if (maps[i].contains("flags")) {
                     const auto& fl = maps[i].at("flags");
-                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\", \"memfd\"");
+                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\", \"memfd\", \"hugetlb\"");
                     for (std::size_t j = 0; j < fl.size(); ++j) {
-                        if (!fl[j].is_string()) throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\", \"pfnmap\" or \"memfd\", got " + fl[j].dump());
+                        if (!fl[j].is_string()) throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\", \"pfnmap\", \"memfd\" or \"hugetlb\", got " + fl[j].dump());
                         m.flags.push_back(fl[j].get<std::string>());
                     }
                     check_mapping_flags(m.flags, path + "/flags");
+                    check_hugetlb_mapping(m.flags, m.hva, m.size, path);
                 }
                 if (!s.names.emplace(m.name, m.hva).second) throw ScenarioError(path + "/name", "mapping name \"" + m.name + "\" used twice");
                 s.mmaps.push_back(std::move(m));
