@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <sstream>
 
+#include "arm64_device_step.h"
 #include "fields.h"
 #include "suggest.h"
 #include "limits.h"
@@ -407,7 +408,7 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
                         m.flags.push_back(fl[j].get<std::string>());
                     }
                     check_mapping_flags(m.flags, path + "/flags");
-                    check_hugetlb_mapping(m.flags, m.hva, m.size, path);
+                    check_hugetlb_mapping(s.arch, m.flags, m.hva, m.size, path);
                 }
                 if (!s.names.emplace(m.name, m.hva).second) throw ScenarioError(path + "/name", "mapping name \"" + m.name + "\" used twice");
                 s.mmaps.push_back(std::move(m));
@@ -485,6 +486,7 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
             if (raw.contains(f.key)) check_field(fields, f, raw);
         if (s.arch == "arm64" && raw.contains("cpl")) throw ScenarioError(st.path + "/cpl", "\"cpl\" is an x86_64 field (arm64 accesses run at EL1)");
         if (s.arch == "arm64") check_arm64_stage1_step(st, fields);
+        if (st.op == "KVM_CREATE_DEVICE") (void)parse_create_device(fields);
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");
