@@ -1,16 +1,28 @@
 #include "arm64_steps.h"
 
 #include <cstring>
+#include <set>
 
 #include "model/arm64/guest_access.h"
 #include "model/arm64/gva_access.h"
 #include "model/arm64/lock_memslot.h"
+#include "model/arm64/mmio.h"
+#include "arm64_device_step.h"
 #include "outcome.h"
 
 namespace kvmsim::sim {
 namespace {
 
 constexpr std::uint64_t kMaxRlimitMemlock = 4ULL << 30;  // keeps a lock's pin loop bounded
+
+// The steps that are ioctls on the VM fd or a vCPU fd (or a device fd), which a dead VM refuses.
+bool on_vm_or_vcpu_fd(const std::string& op, const StepFields& f) {
+    static const std::set<std::string> ops = {"KVM_SET_USER_MEMORY_REGION", "KVM_GET_DIRTY_LOG", "KVM_CLEAR_DIRTY_LOG", "KVM_CREATE_VCPU", "KVM_ENABLE_CAP",
+                                              "KVM_ARM_VCPU_INIT", "KVM_CREATE_DEVICE", "set_stage1_regs", "guest_read", "guest_write", "guest_fetch",
+                                              "guest_dc", "vmm_guest_read", "vmm_guest_write"};
+    if (op == "KVM_CHECK_EXTENSION") return !(f.has("fd") && f.string("fd") == "system");
+    return ops.contains(op);
+}
 
 
 }  // namespace
@@ -34,6 +46,12 @@ Cap Arm64Steps::resolve_cap(const StepFields& f) const {
 
 std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepFields& f) {
     const std::string& op = step.op;
+    if (arch_.vm_dead() && on_vm_or_vcpu_fd(op, f)) {
+        // kvm_vm_ioctl() and kvm_vcpu_ioctl(), virt/kvm/kvm_main.c: kvm->vm_dead -> -EIO before anything else.
+        vm_.trace().emit(op, [] { return std::string("the VM is dead (kvm->vm_dead) -> -EIO"); });
+        if (op.starts_with("guest_") || op.starts_with("vmm_guest_")) return event_json(run_error(Errno::Eio), ExceptionStyle::Arm64);
+        return "EIO";
+    }
     if (op == "KVM_CHECK_EXTENSION") {
         const bool system = f.has("fd") && f.string("fd") == "system";
         const Cap cap = resolve_cap(f);
@@ -61,6 +79,10 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
         if (limit > kMaxRlimitMemlock) throw ScenarioError(f.path("rlim_cur"), "at most 4G in this model");
         arch_.process().rlimit_memlock = limit;
         return 0;
+    }
+    if (op == "KVM_CREATE_DEVICE") {
+        const CreateDeviceArgs d = parse_create_device(f);
+        return result_json(kvm_ioctl_create_device(vm_, arch_, d.type, d.test));
     }
     if (op == "build_stage1_tables") return stage1_.build(vm_, step, f);
     if (op == "set_stage1_regs") return stage1_.set_regs(vm_, arch_, step, f);

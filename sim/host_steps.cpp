@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "limits.h"
+#include "model/host/vma.h"
 #include "model/trace.h"
 
 namespace kvmsim::sim {
@@ -30,14 +31,27 @@ bool is_hole_op(const std::string& op) {
 
 void check_mapping_flags(const std::vector<std::string>& flags, const std::string& path) {
     for (std::size_t j = 0; j < flags.size(); ++j)
-        if (flags[j] != "shared" && flags[j] != "pfnmap" && flags[j] != "memfd")
-            throw ScenarioError(path + "/" + std::to_string(j), "expected \"shared\", \"pfnmap\" or \"memfd\", got \"" + flags[j] + "\"");
+        if (flags[j] != "shared" && flags[j] != "pfnmap" && flags[j] != "memfd" && flags[j] != "hugetlb")
+            throw ScenarioError(path + "/" + std::to_string(j), "expected \"shared\", \"pfnmap\", \"memfd\" or \"hugetlb\", got \"" + flags[j] + "\"");
     if (has_flag(flags, "memfd") && has_flag(flags, "pfnmap"))
         throw ScenarioError(path, "\"memfd\" (a MAP_SHARED memfd) and \"pfnmap\" (a device's VM_PFNMAP) cannot both hold");
+    if (has_flag(flags, "hugetlb") && flags.size() > 1)
+        throw ScenarioError(path, "\"hugetlb\" is a private MAP_HUGETLB mapping of its own: it goes with no other flag");
+}
+
+void check_hugetlb_mapping(const std::string& arch, const std::vector<std::string>& flags, std::uint64_t hva, std::uint64_t size, const std::string& path) {
+    if (!has_flag(flags, "hugetlb")) return;
+    if (arch != "arm64") throw ScenarioError(path + "/flags", "\"hugetlb\" mappings are modelled on arm64 only (the stage-2 blocks of user_mem_abort())");
+    constexpr std::uint64_t huge = std::uint64_t{1} << HPAGE_PMD_SHIFT;
+    if (hva % huge || size % huge || size == 0)
+        throw ScenarioError(path, "a \"hugetlb\" mapping is made of 2M huge pages: hva and size must be non-zero multiples of 2M");
 }
 
 void check_hole_step(const Scenario& s, const Step& step, const StepFields& f) {
-    if (step.op == "host_mmap" && f.has("flags")) check_mapping_flags(f.string_list("flags"), f.path("flags"));
+    if (step.op == "host_mmap" && f.has("flags")) {
+        check_mapping_flags(f.string_list("flags"), f.path("flags"));
+        check_hugetlb_mapping(s.arch, f.string_list("flags"), f.u64("hva"), f.u64("size"), step.path);
+    }
     if (step.op == "host_madvise" && f.string("advice") != "MADV_DONTNEED")
         throw ScenarioError(f.path("advice"), "expected \"MADV_DONTNEED\" (the only advice modelled), got \"" + f.string("advice") + "\"");
     if (step.op == "host_fallocate") {

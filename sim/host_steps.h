@@ -15,6 +15,9 @@ namespace kvmsim::sim {
 // What a scenario's mapping flags ask for ("shared", "pfnmap", "memfd"); throws at `path` on an
 // unknown flag or a contradiction.
 void check_mapping_flags(const std::vector<std::string>& flags, const std::string& path);
+// A "hugetlb" mapping's hva and size are multiples of the 2M huge page.
+// Only arm64 models what KVM does with huge pages (its stage-2 blocks).
+void check_hugetlb_mapping(const std::string& arch, const std::vector<std::string>& flags, std::uint64_t hva, std::uint64_t size, const std::string& path);
 
 // Load-time checks the field kinds cannot make: the advice, the fallocate mode, the uffd answer,
 // and that host_fallocate names a memfd mapping declared before it.

@@ -30,6 +30,7 @@ MappingKind to_kind(const std::vector<std::string>& flags) {
 }
 
 Backing to_backing(const std::vector<std::string>& flags) {
+    if (std::find(flags.begin(), flags.end(), "hugetlb") != flags.end()) return Backing::Hugetlb;
     return std::find(flags.begin(), flags.end(), "memfd") != flags.end() ? Backing::Memfd : Backing::Anonymous;
 }
 
@@ -186,6 +187,11 @@ private:
     nlohmann::json hole_step(const std::string& op, const StepFields& f) {
         HvaRange zapped;
         KvmResult r = KvmResult::ok();
+        // Holes and userfaultfd on hugetlb work in whole huge pages (hugetlb_fault(), hugetlbfs'
+        // own fallocate): not modelled.
+        if (op == "host_madvise" || op == "host_uffd_register")
+            if (const vm_area_struct* v = mm_->find_vma(Hva(f.hva("hva"))); v && v->backing == Backing::Hugetlb)
+                throw ScenarioError(f.path("hva"), op + " on a \"hugetlb\" mapping is not modelled (huge pages go whole)");
         if (op == "host_madvise") {
             r = mm_->madvise_dontneed(Hva(f.hva("hva")), f.u64("size"), zapped);
         } else if (op == "host_fallocate") {

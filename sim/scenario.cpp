@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <sstream>
 
+#include "arm64_device_step.h"
 #include "fields.h"
 #include "suggest.h"
 #include "limits.h"
@@ -91,6 +92,8 @@ const std::vector<OpSpec>& op_specs() {
                                  {"pool_size", Kind::U64, true}, {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
         {"set_stage1_regs", {{"vcpu", Kind::U32, true}, {"ttbr0", Kind::U64, true}, {"granule", Kind::String, false}, {"va_bits", Kind::U32, false}}},
         {"guest_dc", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"insn", Kind::String, true}}},
+        // arm64 in-kernel GIC devices (sim/arm64_device_step.cpp)
+        {"KVM_CREATE_DEVICE", {{"type", Kind::String, true}, {"flags", Kind::StrList, false}}},
     };
     return specs;
 }
@@ -125,7 +128,7 @@ bool step_key_allowed(const std::string& key, const OpSpec& spec, const std::vec
     return false;
 }
 
-const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc"};
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc", "KVM_CREATE_DEVICE"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 constexpr std::size_t kMaxErrors = 100;
@@ -399,12 +402,13 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
                 (void)parse_prot(m.prot, path + "/prot");
                 if (maps[i].contains("flags")) {
                     const auto& fl = maps[i].at("flags");
-                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\", \"memfd\"");
+                    if (!fl.is_array()) throw ScenarioError(path + "/flags", "expected a list: \"shared\", \"pfnmap\", \"memfd\", \"hugetlb\"");
                     for (std::size_t j = 0; j < fl.size(); ++j) {
-                        if (!fl[j].is_string()) throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\", \"pfnmap\" or \"memfd\", got " + fl[j].dump());
+                        if (!fl[j].is_string()) throw ScenarioError(path + "/flags/" + std::to_string(j), "expected \"shared\", \"pfnmap\", \"memfd\" or \"hugetlb\", got " + fl[j].dump());
                         m.flags.push_back(fl[j].get<std::string>());
                     }
                     check_mapping_flags(m.flags, path + "/flags");
+                    check_hugetlb_mapping(s.arch, m.flags, m.hva, m.size, path);
                 }
                 if (!s.names.emplace(m.name, m.hva).second) throw ScenarioError(path + "/name", "mapping name \"" + m.name + "\" used twice");
                 s.mmaps.push_back(std::move(m));
@@ -482,6 +486,7 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
             if (raw.contains(f.key)) check_field(fields, f, raw);
         if (s.arch == "arm64" && raw.contains("cpl")) throw ScenarioError(st.path + "/cpl", "\"cpl\" is an x86_64 field (arm64 accesses run at EL1)");
         if (s.arch == "arm64") check_arm64_stage1_step(st, fields);
+        if (st.op == "KVM_CREATE_DEVICE") (void)parse_create_device(fields);
         if (st.op == "kvm_call" && !kCallFns.contains(fields.string("fn")))
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");

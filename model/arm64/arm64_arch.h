@@ -11,6 +11,7 @@
 #include "../kvm/arch.h"
 #include "platform.h"
 #include "stage2.h"
+#include "vgic.h"
 #include "vm_type.h"
 
 namespace kvmsim {
@@ -81,6 +82,11 @@ public:
     [[nodiscard]] bool any_vcpu_has_run() const;
     [[nodiscard]] std::uint32_t& mmu_pending_ops() { return pending_ops_; }
     [[nodiscard]] VmmProcess& process() { return process_; }
+    [[nodiscard]] Arm64Vgic& vgic() { return vgic_; }
+    // kvm->vm_dead (struct kvm's, set by kvm_vm_dead(), include/linux/kvm_host.h): every VM, vCPU
+    // and device ioctl fails with -EIO from then on. Only the vGIC's failed first run sets it here.
+    [[nodiscard]] bool vm_dead() const { return vm_dead_; }
+    void kvm_vm_dead() { vm_dead_ = true; }
     [[nodiscard]] HostMm& mm() { return mm_; }
     // The contents of a realm's protected granules (zero until the realm writes them), by byte.
     void realm_granule_access(Gpa ipa, std::span<std::uint8_t> buf, bool write);
@@ -95,6 +101,8 @@ private:
     std::map<std::uint16_t, std::uint32_t> slot_lock_;  // slot id -> memslot_lock bits
     std::uint32_t pending_ops_ = 0;
     VmmProcess process_;
+    Arm64Vgic vgic_;
+    bool vm_dead_ = false;  // KVM_CREATE_DEVICE's GIC devices (vgic.h)
     std::map<std::uint64_t, std::uint8_t> realm_bytes_;  // written bytes of protected granules, by IPA
 };
 

@@ -108,14 +108,16 @@ std::optional<long> Arm64Arch::check_extension(const Profile& profile, Cap cap, 
     case Cap::NrVcpus: return host_.online_cpus < host_.default_max_vcpus ? host_.online_cpus : host_.default_max_vcpus;
     case Cap::MaxVcpus:
     case Cap::MaxVcpuId:
-        return host_.default_max_vcpus;  // kvm->max_vcpus, set from kvm_arm_default_max_vcpus() at creation
+        // kvm->max_vcpus: kvm_arm_default_max_vcpus() at creation, VGIC_V3_MAX_CPUS once kvm_vgic_create() ran
+        if (!vm_fd) return host_.default_max_vcpus;
+        return vgic_.max_vcpus ? *vgic_.max_vcpus : host_.default_max_vcpus;
     case Cap::ArmPmuV3:
     case Cap::ArmPtrauthAddress:
     case Cap::ArmPtrauthGeneric:
         return 1;
-    // kvm->arch.vgic.msis_require_devid: set when an ITS is created (vgic_its_create()). The
-    // model has no KVM_CREATE_DEVICE, so no VM of it has an ITS: 0. Without a VM: EINVAL.
-    case Cap::MsiDevid: return vm_fd ? 0 : -static_cast<long>(Errno::Einval);
+    // kvm->arch.vgic.msis_require_devid: set when an ITS is created (vgic_its_create(), model/arm64/vgic.cpp),
+    // never cleared. Without a VM: EINVAL.
+    case Cap::MsiDevid: return vm_fd ? (vgic_.msis_require_devid ? 1 : 0) : -static_cast<long>(Errno::Einval);
     case Cap::ArmMte: return 0;  // system_supports_mte(): the modelled hosts have no MTE
     case Cap::MemoryFaultInfo:
         if (!profile.has(Patch::UserMemory2)) return 0;

@@ -38,6 +38,14 @@ VcpuEvent inject_abort(std::uint8_t ec, Gpa addr) {
     return ev;
 }
 
+namespace {
+// The level of the entry a permission fault stopped at: 2 in a 2M block, else 3.
+unsigned stage2_leaf_level(Arm64Arch& arch, Gpa ipa) {
+    const Stage2Pte* pte = arch.stage2().lookup(gpa_to_gfn(ipa));
+    return pte ? pte->level : 3;
+}
+}  // namespace
+
 void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind, const Arm64GuestAccess& a, GuestAccessResult& out) {
     const bool write = a.kind == Arm64AccessKind::Write;
     if (!a.isv) {
@@ -53,7 +61,7 @@ void io_mem_abort(kvm& vm, Arm64Arch& arch, Gpa fault_ipa, Stage2FaultKind kind,
             ev.exit = Exit::ArmNisv;
             const std::uint64_t fsc = kind == Stage2FaultKind::Translation
                                           ? ESR_ELx_FSC_FAULT + arch.stage2().translation_fault_level(gpa_to_gfn(fault_ipa), stage2_start_level(arch.ipa_bits()))
-                                          : ESR_ELx_FSC_PERM + 3;
+                                          : ESR_ELx_FSC_PERM + stage2_leaf_level(arch, fault_ipa);
             ev.arm_nisv.esr_iss = fsc | (write ? ESR_ELx_WNR : 0);
             ev.arm_nisv.fault_ipa = fault_ipa.value();
             vm.trace().emit("io_mem_abort", [] { return std::string("no ISV, KVM_CAP_ARM_NISV_TO_USER enabled -> KVM_EXIT_ARM_NISV"); });

@@ -7,6 +7,7 @@
 #include "guest_access.h"
 #include "mmio.h"
 #include "realm.h"
+#include "stage2_huge.h"
 
 namespace kvmsim {
 namespace {
@@ -106,7 +107,38 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
         return;
     }
     const Stage2Prot prot{.r = true, .w = writable, .x = f.exec_fault};
-    if (!f.translation) {
+    // vma_pagesize against fault_granule: a permission fault on an entry of the size KVM would
+    // map now only relaxes it; otherwise the new mapping replaces it (a block forced down to a
+    // page while logging is split, the rest of it unmapped).
+    const std::uint64_t vma_pagesize = f.realm_private ? PAGE_SIZE : stage2_vma_pagesize(*slot, vma, hva, logging);
+    const Stage2Pte* old = arch.stage2().lookup(map_gfn);
+    const std::uint64_t fault_granule = old && old->level < 3 ? std::uint64_t{1} << HPAGE_PMD_SHIFT : PAGE_SIZE;
+    const bool relax = !f.translation && fault_granule == vma_pagesize;
+    if (vma_pagesize > PAGE_SIZE && !relax) {
+        // A block: fault_ipa rounded down to it; the hugetlb huge page is one folio, so every
+        // page of it is present once one is.
+        const std::uint64_t pages = vma_pagesize / PAGE_SIZE;
+        const Gfn first(map_gfn.value() & ~(pages - 1));
+        const Hva base(hva.value() & ~(vma_pagesize - 1));
+        std::optional<Pfn> head;
+        for (std::uint64_t i = 0; i < pages; ++i) {
+            const GupResult g = vm.mm().get_user_page(base + i * PAGE_SIZE, false);
+            if (!g.pfn) {
+                vm.trace().emit("user_mem_abort", [] { return std::string("a page of the huge page could not be reached -> KVM_RUN returns -EFAULT"); });
+                out.events.push_back(run_error(Errno::Efault));
+                return;
+            }
+            if (i == 0) head = g.pfn;
+        }
+        arch.stage2().map_block(first, pages, Stage2Pte{base, *head, prot, false, 2});
+        vm.trace().emit("user_mem_abort", [&] {
+            return "hugetlb VMA, the slot can hold the block: mapped ipa " + hex(gfn_to_gpa(first).value()) + " as a 2M block (level 2) " + (writable ? "RW" : "R") +
+                   (f.exec_fault ? "X" : "");
+        });
+        if (writable) vm.mark_page_dirty_in_slot(slot, gfn);
+        return;
+    }
+    if (relax) {
         arch.stage2().relax(map_gfn, prot);
     } else {
         // realm_map_ipa(): a protected IPA gets a granule the RMM zeroes (realm_map_protected());
@@ -221,6 +253,14 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
         vm.trace().emit("kvm_arch_vcpu_ioctl_run", [] { return std::string("vCPU not initialised (KVM_ARM_VCPU_INIT) -> -ENOEXEC"); });
         res.run.events.push_back(run_error(Errno::Enoexec));
         return res;
+    }
+    // kvm_arch_vcpu_run_pid_change(): the first run maps the vGIC's resources; a failure leaves
+    // the vCPU not yet run (vcpu->pid is set only after it succeeds), so the next KVM_RUN tries again.
+    if (!va.has_run_once) {
+        if (const auto err = kvm_vgic_map_resources(vm, arch)) {
+            res.run.events.push_back(run_error(*err));
+            return res;
+        }
     }
     va.has_run_once = true;
     if (arch.mmu_pending_ops()) {

@@ -23,16 +23,22 @@ struct Stage2Pte {
     Pfn pfn;
     Stage2Prot prot;
     bool realm_protected = false;  // a realm's protected granule: its memory is the realm's, not the hva's
+    unsigned level = 3;            // the level of the leaf: 3 for a page, 2 for a 2M block (each of its pages has an entry)
 };
 
 class Stage2 {
 public:
     [[nodiscard]] const Stage2Pte* lookup(Gfn gfn) const;
-    // models kvm_pgtable_stage2_map(): installs or replaces one page.
-    void map(Gfn gfn, const Stage2Pte& pte) { ptes_[gfn.value()] = pte; }
-    // models kvm_pgtable_stage2_relax_perms(): adds permissions to a present page.
+    // models kvm_pgtable_stage2_map(): installs or replaces one page; a block holding it is
+    // replaced by a table with only that page (stage2_map_walk_table_pre(): break-before-make).
+    void map(Gfn gfn, const Stage2Pte& pte);
+    // models kvm_pgtable_stage2_map() of a level-2 block: `pages` entries from `first` (aligned),
+    // the i-th with hva and pfn advanced by i pages.
+    void map_block(Gfn first, std::uint64_t pages, const Stage2Pte& head);
+    // models kvm_pgtable_stage2_relax_perms(): adds permissions to a present page, or to the whole block holding it.
     void relax(Gfn gfn, Stage2Prot add);
     // models kvm_pgtable_stage2_unmap() over [start, end); returns how many pages were mapped.
+    // A block that overlaps the range goes whole.
     std::uint64_t unmap(Gfn start, Gfn end);
     // models kvm_pgtable_stage2_wrprotect() over [start, end).
     void wrprotect(Gfn start, Gfn end);

@@ -184,7 +184,7 @@ HostPage& HostMm::fault_in(Hva page, bool write) {
     }
     HostPage& p = pages_[page.value()];
     p.pfn = (r.vma && r.vma->is_pfnmap()) ? pfnmap_pfn(*r.vma, page) : Pfn(next_pfn_++);
-    p.zero_page = !write && r.vma && r.vma->kind == MappingKind::Anonymous;
+    p.zero_page = !write && r.vma && r.vma->kind == MappingKind::Anonymous && r.vma->backing != Backing::Hugetlb;
     p.vma = r.vma;
     p.vma_gen = page_ref_gen_;
     r.page = &p;

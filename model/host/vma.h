@@ -22,8 +22,11 @@ enum class MappingKind {
 };
 
 // What a MAP_SHARED mapping maps: anonymous shared memory (shmem with no fd the VMM can use),
-// or a memfd (memfd_create(), shmem too) whose fd the VMM keeps for fallocate().
-enum class Backing { Anonymous, Memfd };
+// or a memfd (memfd_create(), shmem too) whose fd the VMM keeps for fallocate(). Hugetlb is a
+// MAP_PRIVATE|MAP_HUGETLB mapping of 2M huge pages (is_vm_hugetlb_page()): a fault allocates
+// the whole huge page, never the zero page.
+enum class Backing { Anonymous, Memfd, Hugetlb };
+inline constexpr unsigned HPAGE_PMD_SHIFT = 21;  // the default hugetlb size on a 4K arm64/x86 host
 
 struct vm_area_struct {
     Hva vm_start;

@@ -25,7 +25,8 @@ int to_prot(std::uint32_t bits) { return ((bits & 1) ? PROT_READ : 0) | ((bits &
 
 int map_flags(const std::vector<std::string>& flags) {
     const bool shared = std::find(flags.begin(), flags.end(), "shared") != flags.end();
-    return (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+    const bool hugetlb = std::find(flags.begin(), flags.end(), "hugetlb") != flags.end();
+    return (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | (hugetlb ? MAP_HUGETLB : 0);
 }
 
 }  // namespace
@@ -71,8 +72,13 @@ std::optional<std::string> HostLayout::place(const Scenario& s) {
     mem_fd_ = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
     for (std::size_t i = 0; i < s.mmaps.size(); ++i) {
         const HostMapping& m = s.mmaps[i];
-        if (const int e = mmap(m.hva, m.size, parse_prot(m.prot, "/host/mmap/" + std::to_string(i) + "/prot"), m.flags, m.name))
+        if (const int e = mmap(m.hva, m.size, parse_prot(m.prot, "/host/mmap/" + std::to_string(i) + "/prot"), m.flags, m.name)) {
+            // MAP_HUGETLB reserves its huge pages at mmap() time (hugetlb_reserve_pages()).
+            if (e == ENOMEM && std::find(m.flags.begin(), m.flags.end(), "hugetlb") != m.flags.end())
+                return "the hugetlb mapping \"" + m.name + "\" needs " + std::to_string(m.size >> 21) +
+                       " reserved 2M huge pages, and this kernel has too few (/proc/sys/vm/nr_hugepages; the backend does not change it)";
             return "mmap of host mapping \"" + m.name + "\" failed: errno " + std::to_string(e);
+        }
     }
     return std::nullopt;
 }

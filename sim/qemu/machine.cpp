@@ -44,6 +44,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.load); do insmod /lib/modules/$m || echo "kvmsim-init: insmod $m failed"; done
+# 32 huge pages of 2M (64 MiB) for the scenarios' "hugetlb" mappings (MAP_HUGETLB reserves at mmap()).
+echo 32 > /proc/sys/vm/nr_hugepages || echo "kvmsim-init: no hugetlb pages"
 port=
 i=0
 while [ -z "$port" ] && [ $i -lt 100 ]; do

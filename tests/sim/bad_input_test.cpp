@@ -261,8 +261,11 @@ TEST_CASE("parse_scenario: host mappings: missing hva, bad prot, a name used twi
     doc["host"]["mmap"].push_back({{"name", "ram"}, {"hva", "0x7f0100000000"}, {"size", "4K"}});
     CHECK(error_path(doc) == "/host/mmap/1/name");
     doc = minimal();
-    doc["host"]["mmap"][0]["flags"] = {"hugetlb"};
+    doc["host"]["mmap"][0]["flags"] = {"thp"};
     CHECK(error_path(doc) == "/host/mmap/0/flags/0");
+    doc = minimal();  // an x86_64 scenario: huge pages are modelled on arm64 only
+    doc["host"]["mmap"][0]["flags"] = {"hugetlb"};
+    CHECK(error_path(doc) == "/host/mmap/0/flags");
 }
 TEST_CASE("parse_scenario: more than the step limit -> /steps") {
     json doc = minimal();

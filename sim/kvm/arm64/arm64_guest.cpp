@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "../../arm64_device_step.h"
 #include "../../arm64_stage1_steps.h"
 #include "../../outcome.h"
 #include "../../runner.h"
@@ -23,6 +24,9 @@ const char* const kHostArch = "arm64";
 namespace {
 
 using arm64::AccessKind;
+
+static_assert(static_cast<std::uint32_t>(KvmDeviceType::ArmVgicV3) == KVM_DEV_TYPE_ARM_VGIC_V3);
+static_assert(static_cast<std::uint32_t>(KvmDeviceType::ArmVgicIts) == KVM_DEV_TYPE_ARM_VGIC_ITS);
 
 constexpr unsigned kDefaultIpaBits = 40;  // KVM_VM_TYPE_ARM_IPA_SIZE 0: the kernel's default
 constexpr std::uint64_t kIdAa64Mmfr0El1 = ARM64_SYS_REG(3, 0, 0, 7, 0);
@@ -48,6 +52,7 @@ public:
             const Arm64Stage1Regs r = parse_stage1_regs(f);
             return errno_json(vcpu(step, f).set_stage1({r.ttbr0.value(), r.granule_shift, r.va_bits}));
         }
+        if (op == "KVM_CREATE_DEVICE") return create_device(f);
         if (op == "KVM_CREATE_VM") {
             const long fd = raw_ioctl(ctx_.kvm, KVM_CREATE_VM, f.u64("type"));
             if (fd < 0) return errno_json(fd);
@@ -80,6 +85,19 @@ public:
     }
 
 private:
+    // KVM_CREATE_DEVICE on the scenario's VM; the device fd stays open with the VM (closing it
+    // would not remove the device anyway: kvm_device_release() only drops the VM reference).
+    nlohmann::json create_device(const StepFields& f) {
+        const CreateDeviceArgs a = parse_create_device(f);
+        kvm_create_device cd{};
+        cd.type = static_cast<std::uint32_t>(a.type);
+        cd.flags = a.test ? KVM_CREATE_DEVICE_TEST : 0;
+        const long r = raw_ioctl(ctx_.vm, KVM_CREATE_DEVICE, &cd);
+        if (r < 0) return errno_json(r);
+        if (!a.test) devices_.emplace_back(static_cast<int>(cd.fd));
+        return 0;
+    }
+
     nlohmann::json create_vcpu(const StepFields& f) {
         const std::uint32_t id = f.u32("id");
         const long r = raw_ioctl(ctx_.vm, KVM_CREATE_VCPU, static_cast<unsigned long>(id));
@@ -235,6 +253,7 @@ private:
     std::uint64_t ttbr1_ = 0;
     std::optional<unsigned> parange_;
     std::map<std::uint64_t, std::uint64_t> pool_used_;  // build_stage1_tables pools, by gpa
+    std::vector<Fd> devices_;  // KVM_CREATE_DEVICE fds
 
     // ID_AA64MMFR0_EL1.TGran4 (31:28, 0xf none), TGran64 (27:24, 0xf none), TGran16 (23:20, 0 none).
     static bool granule_supported(arm64::Vcpu& v, unsigned shift) {

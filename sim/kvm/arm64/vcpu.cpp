@@ -124,6 +124,14 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
                         set_reg(x_reg(1), req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
                         set_reg(x_reg(2), req.data >> 32) == 0 && set_reg(x_reg(10), va + place.mailbox_gpa) == 0;
         if (!ok) {
+            // A dead VM (kvm->vm_dead) refuses every vCPU ioctl with EIO: KVM_RUN would too.
+            if (errno == EIO) {
+                VcpuEvent e;
+                e.kind = VcpuEvent::Kind::RunError;
+                e.error = Errno::Eio;
+                out.result.events.push_back(e);
+                return out;
+            }
             out.other_exit = std::string("KVM_SET_ONE_REG failed: ") + std::strerror(errno);
             return out;
         }
