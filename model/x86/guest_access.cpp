@@ -81,7 +81,9 @@ VcpuEvent run_error(Errno e) {
 
 // models the EPT-violation / NPF / shadow #PF path for one guest access:
 // kvm_mmu_page_fault() -> kvm_mmu_faultin_pfn() -> kvm_handle_error_pfn() / kvm_handle_noslot_fault(),
-// arch/x86/kvm/mmu/mmu.c. Pages are faulted in order; the first that cannot be mapped decides.
+// arch/x86/kvm/mmu/mmu.c. Pages are faulted in order; the first that cannot be mapped decides,
+// and a page that is emulated hands the whole access to the emulator: the later page is then
+// never faulted in, only written by the emulator's copy (so a host fault there becomes MMIO).
 GuestAccessResult x86_guest_access(kvm& kvm, kvm_vcpu& vcpu, const PlatformOptions& platform, const GuestAccess& a) {
     GuestAccessResult out;
     if (platform.emulates_every_access) {
@@ -131,6 +133,8 @@ GuestAccessResult x86_guest_access(kvm& kvm, kvm_vcpu& vcpu, const PlatformOptio
             out.events.push_back(run_error(Errno::Efault));
             return out;
         }
+        // kvm_mmu_page_fault(): RET_PF_EMULATE -> x86_emulate_instruction() for the whole access.
+        if (emulate) break;
     }
     if (emulate) {
         emulate_access(kvm, vcpu, a, out);
