@@ -30,7 +30,7 @@ struct Memory {
     }
 };
 
-Memory tables_without_af() {
+Memory tables_without_af(std::uint64_t leaf_bits = 0) {
     Memory m;
     Arm64S1BuildSpec s;
     s.root = Gpa(0x50000000);
@@ -42,6 +42,7 @@ Memory tables_without_af() {
     map.block = 0x1000;
     map.size = 0x1000;
     map.af = false;
+    map.leaf_bits = leaf_bits;
     s.maps.push_back(map);
     REQUIRE_FALSE(build_stage1_tables(s, m.builder()).error);
     return m;
@@ -98,6 +99,26 @@ TEST_CASE("a walk without a writer (the VMM translating for itself) takes the AF
     CHECK(w.fault == Stage1Fault::None);
     CHECK_FALSE(w.af_updated);
     CHECK((m.words[w.leaf_at->value()] & a64::DESC_AF) == 0);
+}
+
+TEST_CASE("with TCR_EL1.HA an access that takes a stage-1 permission fault leaves the AF clear and writes nothing") {
+    // AArch64.FaultAllowsSetAccessFlag(): the update on a permission fault is the implementation's
+    // choice; the model takes QEMU's (ptw.c checks permissions before the descriptor update).
+    Memory ro = tables_without_af(a64::DESC_AP_RO);
+    const Arm64WalkResult w = arm64_stage1_walk(regs(true), Gva(0x10000), Arm64AccessKind::Write, ro.reader(), ro.writer());
+    CHECK(w.fault == Stage1Fault::Permission);
+    CHECK(w.fsc() == 0x0f);
+    CHECK_FALSE(w.af_updated);
+    CHECK(ro.writes.empty());
+    Memory pxn = tables_without_af(a64::DESC_PXN);
+    const Arm64WalkResult f = arm64_stage1_walk(regs(true), Gva(0x10000), Arm64AccessKind::Fetch, pxn.reader(), pxn.writer());
+    CHECK(f.fault == Stage1Fault::Permission);
+    CHECK(pxn.writes.empty());
+    // A read of the read-only page is allowed: the AF is set.
+    const Arm64WalkResult r = arm64_stage1_walk(regs(true), Gva(0x10000), Arm64AccessKind::Read, ro.reader(), ro.writer());
+    CHECK(r.fault == Stage1Fault::None);
+    CHECK(r.af_updated);
+    CHECK(ro.writes.size() == 1);
 }
 
 }  // TEST_SUITE
