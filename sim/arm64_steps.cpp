@@ -27,9 +27,13 @@ bool on_vm_or_vcpu_fd(const std::string& op, const StepFields& f) {
 
 }  // namespace
 
-std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm) {
+std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm, const HostDescription& described) {
     Arm64HostOptions host = arm64_host_options(*arm64_platform_from_string(scenario.platform));
     if (scenario.host_pins.online_cpus) host.online_cpus = *scenario.host_pins.online_cpus;
+    host.hafdbs = described.arm64_hafdbs.value_or(host.hafdbs);
+    host.lse = described.arm64_lse.value_or(host.lse);
+    host.dc_zva = described.arm64_dc_zva.value_or(host.dc_zva);
+    host.dczva_block = described.arm64_dczva_block.value_or(host.dczva_block);
     const std::uint64_t type = arm64_vm_type_word(profile, scenario.realm, scenario.ipa_bits);
     const Arm64VmTypeResult r = kvm_arch_init_vm(profile, host, type);
     if (!r.type)
@@ -119,6 +123,10 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
     if (res.run.completed && a.kind != Arm64AccessKind::Write) j["data"] = res.run.data;
     if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write && !a.cache_maintenance) j["data"] = a.data;
     j["stage2_fault"] = res.stage2_fault;
+    // With TCR_EL1.HA set: the leaf descriptor's AF after a completed access, as the VMM reads it
+    // (page_fault_test's check_pte_af()).
+    if (regs.ha && res.run.completed && res.s1_leaf && !a.cache_maintenance)
+        if (const auto desc = Arm64Stage1Steps::read_desc(vm_, *res.s1_leaf)) j["pte_af"] = (*desc & a64::DESC_AF) != 0;
     return j;
 }
 

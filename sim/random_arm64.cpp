@@ -49,7 +49,11 @@ public:
 
 private:
     // Stage-1 tables in their own slot at kTablesGpa (read-only, dirty-logged or plain), backed
-    // by the top of "ram"; leaves from kGvaBase to random pages of the window.
+    // by the top of "ram"; leaves from kGvaBase to random pages of the window. A share of the
+    // sequences sets TCR_EL1.HA and builds many leaves with the AF clear: the walker's AF write
+    // is a stage-2 write flagged S1PTW (a permission fault on a table page mapped read-only is a
+    // write to KVM: logged dirty, or an injected abort on a read-only slot), and every completed
+    // access reports the leaf's AF after it (pte_af), read by both sides through the VMM's mapping.
     static constexpr std::uint64_t kTablesGpa = 0x200000, kTablesSize = 0x10000, kTablesRamOffset = 0x30000;
     static constexpr std::uint32_t kTablesSlot = 7;
     static constexpr std::uint64_t kGvaBase = 0x40000000;
@@ -63,6 +67,7 @@ private:
         steps.push_back({{"op", "KVM_SET_USER_MEMORY_REGION"}, {"slot", kTablesSlot}, {"flags", flags}, {"guest_phys_addr", hex(kTablesGpa)},
                          {"memory_size", hex(kTablesSize)}, {"userspace_addr", "ram+" + hex(kTablesRamOffset)}});
         tables_logged_ = kind == 2;
+        const bool ha = g_.chance(40);
         nlohmann::json maps = nlohmann::json::array();
         const unsigned n = 2 + static_cast<unsigned>(g_.below(8));
         for (unsigned i = 0; i < n; ++i) {
@@ -70,7 +75,7 @@ private:
             if (g_.chance(25)) leaf.push_back("RO");
             if (g_.chance(15)) leaf.push_back("USER");
             if (g_.chance(20)) leaf.push_back("PXN");
-            if (g_.chance(5)) leaf.push_back("no-AF");
+            if (g_.chance(ha ? 50 : 5)) leaf.push_back("no-AF");
             if (g_.chance(5)) leaf.push_back("invalid");
             const std::uint64_t gva = kGvaBase + i * kPage;
             std::uint64_t gpa = g_.below(kWindowPages) * kPage;
@@ -80,7 +85,9 @@ private:
         }
         steps.push_back({{"op", "build_stage1_tables"}, {"root", hex(kTablesGpa)}, {"pool", hex(kTablesGpa + kPage)}, {"pool_size", hex(kTablesSize - kPage)},
                          {"map", maps}});
-        steps.push_back({{"op", "set_stage1_regs"}, {"vcpu", 0}, {"ttbr0", hex(kTablesGpa)}});
+        nlohmann::json regs = {{"op", "set_stage1_regs"}, {"vcpu", 0}, {"ttbr0", hex(kTablesGpa)}};
+        if (ha) regs["ha"] = true;  // TCR_EL1.HA; RES0 on a CPU without FEAT_HAFDBS, on both sides alike
+        steps.push_back(regs);
     }
 
     std::uint64_t gpa() {

@@ -51,7 +51,7 @@ struct Stage1Walk {
 
 }  // namespace
 
-Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read) {
+Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read, const Arm64DescWriter& write) {
     Arm64WalkResult r;
     const std::optional<Arm64Granule> g = arm64_granule(regs.granule_shift, regs.va_bits);
     if (!g) {
@@ -78,7 +78,7 @@ Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64Acce
             r.fault = Stage1Fault::Stage2;
             return r;
         }
-        const std::uint64_t d = *desc;
+        std::uint64_t d = *desc;
         if (!(d & a64::DESC_VALID)) {
             r.fault = Stage1Fault::Translation;
             return r;
@@ -98,18 +98,36 @@ Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64Acce
         }
         const std::uint64_t offset_mask = (std::uint64_t{1} << shift) - 1;
         r.leaf = d;
-        // Fault priority within stage 1: access flag before permission.
-        if (!(d & a64::DESC_AF)) {
+        r.leaf_at = at;
+        // Fault priority within stage 1: access flag before permission (without TCR_EL1.HA).
+        if (!(d & a64::DESC_AF) && !regs.ha) {
             r.fault = Stage1Fault::AccessFlag;
             return r;
         }
         const bool read_only = (d & a64::DESC_AP_RO) || w.table_ro;
         // AP[2:1] = 01 (EL0 may write): the page is never executable at EL1.
         const bool el0_writable = (d & a64::DESC_AP_USER) && !(d & a64::DESC_AP_RO);
+        // With HA an access that takes a permission fault leaves the AF alone: the Arm ARM's
+        // AArch64.S1Translate() sets it only where AArch64.FaultAllowsSetAccessFlag() lets it,
+        // a CONSTRAINED UNPREDICTABLE choice for a permission fault; QEMU's walker (ptw.c,
+        // get_phys_addr_lpae()) checks permissions before its descriptor update, as here.
         if ((kind == Arm64AccessKind::Write && read_only) ||
             (kind == Arm64AccessKind::Fetch && ((d & a64::DESC_PXN) || w.table_pxn || el0_writable))) {
             r.fault = Stage1Fault::Permission;
             return r;
+        }
+        // TCR_EL1.HA: the walker sets a clear AF itself, by writing the descriptor through
+        // stage 2 (an atomic update flagged S1PTW).
+        if (!(d & a64::DESC_AF)) {
+            d |= a64::DESC_AF;
+            if (write) {
+                if (!write(at, d)) {
+                    r.fault = Stage1Fault::Stage2;
+                    return r;
+                }
+                r.af_updated = true;
+            }
+            r.leaf = d;
         }
         r.ipa = Gpa((d & a64::OA_MASK & ~offset_mask) | (va.value() & offset_mask));
         return r;
