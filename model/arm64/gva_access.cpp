@@ -6,8 +6,7 @@
 
 namespace kvmsim {
 
-Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
-    Arm64GuestAccessResult res;
+Arm64WalkResult arm64_guest_walk(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, Arm64GuestAccessResult& res) {
     // Each descriptor read goes through stage 2 as the walker's own 8-byte load: TCR_EL1.HA is
     // off, so the walker never writes (no AF or DBM updates).
     const Arm64DescReader read = [&](Gpa at) -> std::optional<std::uint64_t> {
@@ -16,7 +15,7 @@ Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu
         d.size = 8;
         d.kind = Arm64AccessKind::Read;
         d.s1ptw = true;
-        d.walk_for_fetch = a.kind == Arm64AccessKind::Fetch;
+        d.walk_for_fetch = kind == Arm64AccessKind::Fetch;
         d.far = va;
         const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, d);
         res.stage2_fault |= r.stage2_fault;
@@ -24,11 +23,16 @@ Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu
         res.run.events = r.run.events;
         return std::nullopt;
     };
-    const Arm64WalkResult w = arm64_stage1_walk(regs, va, a.kind, read);
-    if (w.fault == Stage1Fault::Stage2) {
+    const Arm64WalkResult w = arm64_stage1_walk(regs, va, kind, read);
+    if (w.fault == Stage1Fault::Stage2)
         vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + ": the walk's level-" + std::to_string(w.level) + " descriptor read did not complete"; });
-        return res;
-    }
+    return w;
+}
+
+Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
+    Arm64GuestAccessResult res;
+    const Arm64WalkResult w = arm64_guest_walk(vm, arch, vcpu, regs, va, a.kind, res);
+    if (w.fault == Stage1Fault::Stage2) return res;
     if (w.fault != Stage1Fault::None) {
         vm.trace().emit("stage 1", [&] {
             return "va " + hex(va.value()) + ": " + std::string(to_string(w.fault)) + " at level " + std::to_string(w.level) + " -> the guest takes it (FSC " + hex(w.fsc()) + ")";
