@@ -17,9 +17,13 @@ constexpr std::uint64_t kMaxRlimitMemlock = 4ULL << 30;  // keeps a lock's pin l
 
 }  // namespace
 
-std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm) {
+std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm, const HostDescription& described) {
     Arm64HostOptions host = arm64_host_options(*arm64_platform_from_string(scenario.platform));
     if (scenario.host_pins.online_cpus) host.online_cpus = *scenario.host_pins.online_cpus;
+    host.hafdbs = described.arm64_hafdbs.value_or(host.hafdbs);
+    host.lse = described.arm64_lse.value_or(host.lse);
+    host.dc_zva = described.arm64_dc_zva.value_or(host.dc_zva);
+    host.dczva_block = described.arm64_dczva_block.value_or(host.dczva_block);
     const std::uint64_t type = arm64_vm_type_word(profile, scenario.realm, scenario.ipa_bits);
     const Arm64VmTypeResult r = kvm_arch_init_vm(profile, host, type);
     if (!r.type)

@@ -18,7 +18,8 @@ namespace kvmsim::sim {
 
 // KVM_CREATE_VM for the scenario's vm object; throws ScenarioError (a setup error) when the
 // kernel would refuse it.
-std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm);
+// `host` is the description of the machine compared with (its CPU features), vm.host applied.
+std::unique_ptr<Arm64Arch> make_arm64_arch(const Scenario& scenario, const Profile& profile, HostMm& mm, const HostDescription& host);
 
 class Arm64Steps {
 public:

@@ -30,11 +30,19 @@ HostDescription describe_host(const HostFacts& f) {
     // Before 6.8 the cap is unknown (0) and only the default type exists.
     h.vm_types = f.vm_types_cap > 0 ? static_cast<unsigned>(f.vm_types_cap) : 1u;
     h.guest_la57 = f.cpuid_la57;
+    // arm64 (Arm ARM D19.2): HAFDBS 0b0001 AF only, 0b0010 AF and dirty state; Atomic 0b0010 LSE;
+    // DCZID_EL0.DZP bit 4, BS bits 3:0 (log2 of the block in words).
+    if (f.id_aa64mmfr1) h.arm64_hafdbs = (*f.id_aa64mmfr1 & 0xf) != 0;
+    if (f.id_aa64isar0) h.arm64_lse = ((*f.id_aa64isar0 >> 20) & 0xf) >= 2;
+    if (f.dczid) {
+        h.arm64_dc_zva = !(*f.dczid & 0x10);
+        h.arm64_dczva_block = 4u << (*f.dczid & 0xf);
+    }
     return h;
 }
 
 HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
-    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57");
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva or dczva_block");
     HostPins p;
     for (const auto& [key, v] : obj.items()) {
         const std::string at = path + "/" + key;
@@ -61,8 +69,15 @@ HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
         } else if (key == "guest_la57") {
             if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the guest's CPUID may have LA57)");
             p.guest_la57 = v.get<bool>();
+        } else if (key == "hafdbs" || key == "lse" || key == "dc_zva") {
+            if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the arm64 CPU has " + key + ")");
+            (key == "hafdbs" ? p.hafdbs : key == "lse" ? p.lse : p.dc_zva) = v.get<bool>();
+        } else if (key == "dczva_block") {
+            const unsigned b = bounded(v, at, 4, 2048);
+            if (b & (b - 1)) throw ScenarioError(at, "expected a power of two from 4 to 2048 (4 << DCZID_EL0.BS), got " + v.dump());
+            p.dczva_block = b;
         } else {
-            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57)");
+            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva or dczva_block)");
         }
     }
     return p;
@@ -78,6 +93,10 @@ HostDescription pinned(HostDescription base, const HostPins& pins) {
     if (pins.memory_attributes) base.memory_attributes = *pins.memory_attributes;
     if (pins.vm_types) base.vm_types = pins.vm_types;
     if (pins.guest_la57) base.guest_la57 = pins.guest_la57;
+    if (pins.hafdbs) base.arm64_hafdbs = pins.hafdbs;
+    if (pins.lse) base.arm64_lse = pins.lse;
+    if (pins.dc_zva) base.arm64_dc_zva = pins.dc_zva;
+    if (pins.dczva_block) base.arm64_dczva_block = pins.dczva_block;
     return base;
 }
 
@@ -96,6 +115,11 @@ std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescript
     if (pins.memory_attributes) differs("memory_attributes", *pins.memory_attributes ? "1" : "0", host.memory_attributes ? "1" : "0");
     if (pins.vm_types) differs("vm_types", std::to_string(*pins.vm_types), maybe(host.vm_types));
     if (pins.guest_la57) differs("guest_la57", *pins.guest_la57 ? "1" : "0", host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
+    auto feature = [](const std::optional<bool>& b) { return std::string(b.value_or(true) ? "1" : "0"); };
+    if (pins.hafdbs) differs("hafdbs", *pins.hafdbs ? "1" : "0", feature(host.arm64_hafdbs));
+    if (pins.lse) differs("lse", *pins.lse ? "1" : "0", feature(host.arm64_lse));
+    if (pins.dc_zva) differs("dc_zva", *pins.dc_zva ? "1" : "0", feature(host.arm64_dc_zva));
+    if (pins.dczva_block) differs("dczva_block", std::to_string(*pins.dczva_block), std::to_string(host.arm64_dczva_block.value_or(64)));
     if (why.empty()) return std::nullopt;
     return "the scenario pins vm.host " + why;
 }
@@ -105,7 +129,11 @@ std::string describe(const HostDescription& host) {
            maybe(host.host_maxphyaddr) + ", online_cpus " + std::to_string(host.online_cpus) + ", smm " +
            (host.kvm_smm ? (*host.kvm_smm ? "1" : "0") : "the platform's") + ", max_vcpus " + std::to_string(host.max_vcpus) +
            ", memory_attributes " + (host.memory_attributes ? "1" : "0") + ", vm_types " + maybe(host.vm_types) + ", guest_la57 " +
-           (host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
+           (host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's") +
+           (host.arm64_hafdbs || host.arm64_lse || host.arm64_dc_zva
+                ? ", hafdbs " + std::string(host.arm64_hafdbs.value_or(true) ? "1" : "0") + ", lse " + (host.arm64_lse.value_or(true) ? "1" : "0") +
+                      ", dc_zva " + (host.arm64_dc_zva.value_or(true) ? "1" : "0") + ", dczva_block " + std::to_string(host.arm64_dczva_block.value_or(64))
+                : std::string());
 }
 
 nlohmann::json host_to_json(const HostDescription& h) {
@@ -115,6 +143,10 @@ nlohmann::json host_to_json(const HostDescription& h) {
     if (h.host_maxphyaddr) j["host_maxphyaddr"] = *h.host_maxphyaddr;
     if (h.vm_types) j["vm_types"] = *h.vm_types;
     if (h.guest_la57) j["guest_la57"] = *h.guest_la57;
+    if (h.arm64_hafdbs) j["hafdbs"] = *h.arm64_hafdbs;
+    if (h.arm64_lse) j["lse"] = *h.arm64_lse;
+    if (h.arm64_dc_zva) j["dc_zva"] = *h.arm64_dc_zva;
+    if (h.arm64_dczva_block) j["dczva_block"] = *h.arm64_dczva_block;
     return j;
 }
 
@@ -129,6 +161,10 @@ HostDescription host_from_json(const nlohmann::json& j) {
     if (j.contains("host_maxphyaddr")) h.host_maxphyaddr = j["host_maxphyaddr"].get<unsigned>();
     if (j.contains("vm_types")) h.vm_types = j["vm_types"].get<unsigned>();
     if (j.contains("guest_la57")) h.guest_la57 = j["guest_la57"].get<bool>();
+    if (j.contains("hafdbs")) h.arm64_hafdbs = j["hafdbs"].get<bool>();
+    if (j.contains("lse")) h.arm64_lse = j["lse"].get<bool>();
+    if (j.contains("dc_zva")) h.arm64_dc_zva = j["dc_zva"].get<bool>();
+    if (j.contains("dczva_block")) h.arm64_dczva_block = j["dczva_block"].get<unsigned>();
     return h;
 }
 

@@ -4,6 +4,7 @@
 // with; the kvm backend skips a scenario whose pins this machine does not match.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,10 @@ struct HostFacts {
     long memory_attributes_cap = 0;                 // KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) on /dev/kvm
     long vm_types_cap = 0;                          // KVM_CHECK_EXTENSION(KVM_CAP_VM_TYPES) on /dev/kvm (0 before 6.8)
     std::optional<bool> cpuid_la57;                 // CPUID.7.0:ECX[16] of KVM_GET_SUPPORTED_CPUID (x86)
+    // arm64: a scratch vCPU's ID registers through KVM_GET_ONE_REG (sim/kvm/arm64/platform_detect.cpp).
+    std::optional<std::uint64_t> id_aa64mmfr1;     // ID_AA64MMFR1_EL1
+    std::optional<std::uint64_t> id_aa64isar0;     // ID_AA64ISAR0_EL1
+    std::optional<std::uint64_t> dczid;            // DCZID_EL0 as the guest reads it
 };
 [[nodiscard]] HostDescription describe_host(const HostFacts& facts);
 
@@ -37,6 +42,11 @@ struct HostPins {
     std::optional<bool> memory_attributes;
     std::optional<unsigned> vm_types;
     std::optional<bool> guest_la57;
+    // arm64 CPU features (HostDescription::arm64_*): false removes one from the CPU the model is.
+    std::optional<bool> hafdbs;
+    std::optional<bool> lse;
+    std::optional<bool> dc_zva;
+    std::optional<unsigned> dczva_block;
 };
 
 // Reads vm.host; throws ScenarioError naming the key and what it takes.

@@ -121,6 +121,8 @@ private:
         if (!c.apply.empty() || !c.revert.empty()) return "patch toggles cannot be applied to the running kernel";
         // A scenario pinned to another host's configuration would fail here for that reason alone.
         if (auto why = pin_conflict(s.host_pins, host_.description)) return *why;
+        // A CPU feature the scenario needs and this machine's vCPUs lack (read from their ID registers).
+        if (auto why = unmet_requirement(s.required_features, host_.description)) return *why;
         for (const auto& m : s.mmaps)
             if (std::find(m.flags.begin(), m.flags.end(), "pfnmap") != m.flags.end())
                 return "a VM_PFNMAP host mapping needs a device driver's mmap; the backend cannot create one";

@@ -49,9 +49,14 @@ public:
         arm64_.reset();
         vmm_.reset();
         paging_ = PagingSteps{};
+        unmet_.reset();
         if (scenario.arch == "arm64") {
+            // The CPU the model is: the compared machine's features (or the platform's), less
+            // what the scenario's vm.host removes; a feature it requires and lacks skips it.
+            const HostDescription described = pinned(config.host.value_or(HostDescription{}), scenario.host_pins);
+            unmet_ = unmet_requirement(scenario.required_features, described);
             mm_ = std::make_unique<HostMm>();
-            auto arch = make_arm64_arch(scenario, profile, *mm_);
+            auto arch = make_arm64_arch(scenario, profile, *mm_, described);
             Arm64Arch& arm64 = *arch;
             kvm_ = std::make_unique<kvm>(*mm_, profile, std::move(arch));
             arm64_ = std::make_unique<Arm64Steps>(*kvm_, arm64);
@@ -83,6 +88,12 @@ public:
     }
 
     StepResult run(const Step& step) override {
+        if (unmet_) {
+            StepResult skipped;
+            skipped.skipped = true;
+            skipped.skip_reason = *unmet_;
+            return skipped;
+        }
         // Each step touches a bounded number of host pages, so refusing every step once past the
         // limit bounds memory.
         if (mm_->resident_pages() > kMaxResidentHostPages)
@@ -311,6 +322,7 @@ private:
 
     PagingSteps paging_;
     const Scenario* scenario_ = nullptr;
+    std::optional<std::string> unmet_;  // the scenario's "requires" this CPU does not meet
     InvariantChecker checker_;
     Platform platform_ = Platform::Vmx;
     std::unique_ptr<HostMm> mm_;

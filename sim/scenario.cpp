@@ -298,7 +298,7 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
         }
     };
     // "$schema" lets an editor find docs/scenario.schema.json; kvmsim only checks it is a string.
-    collect([&] { check_keys(doc, "", {"$schema", "name", "description", "arch", "kernel", "kernels", "patches", "vm", "host", "steps"}); });
+    collect([&] { check_keys(doc, "", {"$schema", "name", "description", "arch", "kernel", "kernels", "patches", "requires", "vm", "host", "steps"}); });
     collect([&] {
         if (doc.contains("$schema") && !doc.at("$schema").is_string()) throw ScenarioError("/$schema", "expected the schema's path or URL as a string");
     });
@@ -356,6 +356,9 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
             }
         }
     }
+    });
+    collect([&] {
+        if (doc.contains("requires")) s.required_features = parse_requires(doc.at("requires"), "/requires", s.arch);
     });
     if (s.arch == "arm64") s.platform = "rme";
     collect([&] {

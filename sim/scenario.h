@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host_description.h"
+#include "requires.h"
 
 #include "value.h"
 
@@ -52,6 +53,7 @@ struct Scenario {
     bool realm = false;         // arm64: vm.realm
     std::uint32_t ipa_bits = 0; // arm64: vm.ipa_bits (0: the kernel's default)
     HostPins host_pins;         // vm.host
+    std::vector<CpuFeature> required_features;  // "requires": CPU features without which every step is skipped
     std::vector<HostMapping> mmaps;
     std::map<std::string, std::uint64_t> names;  // mapping name -> hva, from host.mmap and host_mmap steps
     std::vector<Step> steps;

@@ -87,11 +87,13 @@ KernelSide kernel_side(const std::string& cmd, const std::string& backend_name, 
         } else {
             k.platform = x86 ? q->platform() : "svm";
             k.profile = q->profile();
-            if (x86) k.host = q->host_description();
+            // arm64: the guest's vCPU features (a scenario's "requires" and the model's CPU).
+            k.host = q->host_description();
             char secs[32];
             std::snprintf(secs, sizeof secs, "%.1f", q->boot_seconds());
             k.banner = "kernel: Linux " + q->kernel_release() + " under QEMU (" + backend_name + ", booted in " + secs + " s); model: " + *k.profile +
-                       (x86 ? " on platform " + k.platform : std::string(" (arm64)")) + (x86 && k.host ? ", host " + describe(*k.host) : std::string());
+                       (x86 ? " on platform " + k.platform : std::string(" (arm64)")) + (x86 && k.host ? ", host " + describe(*k.host) : std::string()) +
+                       (!x86 && k.host ? ", CPU " + describe_cpu_features(*k.host) : std::string());
         }
         k.backend = std::move(q);
         return k;

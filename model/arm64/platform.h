@@ -22,6 +22,13 @@ struct Arm64HostOptions {
     // num_online_cpus(), and kvm_arm_default_max_vcpus() with a GICv3.
     unsigned online_cpus;
     unsigned default_max_vcpus;
+    // The CPU features a vCPU sees (ID registers); every platform has them unless the host
+    // description removes one. FEAT_HAFDBS (ID_AA64MMFR1_EL1.HAFDBS): without it TCR_EL1.HA is
+    // RES0 and a clear AF is an Access flag fault.
+    bool hafdbs = true;
+    bool lse = true;           // ID_AA64ISAR0_EL1.Atomic >= 2
+    bool dc_zva = true;        // DCZID_EL0.DZP == 0
+    unsigned dczva_block = 64; // 4 << DCZID_EL0.BS
 };
 
 [[nodiscard]] Arm64HostOptions arm64_host_options(Arm64Platform p);

@@ -43,6 +43,17 @@ struct HostDescription {
     // CPUID.(EAX=7,ECX=0):ECX[16] (LA57) of KVM_GET_SUPPORTED_CPUID: without it kvm_is_valid_cr4()
     // refuses CR4.LA57 (__cr4_reserved_bits()). Unset: the platform's (pvm: no; vmx, svm: yes).
     std::optional<bool> guest_la57;
+    // arm64: the vCPU's CPU features, as KVM's sanitised ID registers show them to the guest
+    // (KVM_GET_ONE_REG on a vCPU). Unset: the arm64 platform's, every feature present. A
+    // scenario needs one with "requires" (sim/requires.h) and can remove one in vm.host.
+    // ID_AA64MMFR1_EL1.HAFDBS != 0: the walker may set the Access flag itself (TCR_EL1.HA).
+    std::optional<bool> arm64_hafdbs;
+    // ID_AA64ISAR0_EL1.Atomic >= 2: the LSE atomics (CAS, LDADD, SWP).
+    std::optional<bool> arm64_lse;
+    // DCZID_EL0.DZP == 0: DC ZVA is allowed at EL1.
+    std::optional<bool> arm64_dc_zva;
+    // 4 << DCZID_EL0.BS: the bytes DC ZVA zeroes. Unset: 64.
+    std::optional<unsigned> arm64_dczva_block;
 };
 
 }  // namespace kvmsim
