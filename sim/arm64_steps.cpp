@@ -99,6 +99,7 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
         throw ScenarioError(f.path(by_gva ? "gva" : "gpa"), "the arm64 model takes accesses within one page (this one crosses a page boundary)");
     if (a.kind == Arm64AccessKind::Write && step.op != "guest_dc") a.data = f.data("data", a.size);
     if (insn == DataInsn::Cas) a.compare = f.data("compare", a.size);
+    a.zva_block = arch_.host().dczva_block;  // 4 << DCZID_EL0.BS of the CPU compared with
     const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
     std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
     // CAS and the DC instructions are not single-register loads or stores: ESR_EL2.ISV = 0.

@@ -60,6 +60,7 @@ struct Arm64GuestAccessResult {
 };
 
 // ESR_ELx.EC of the aborts KVM injects into a guest running at EL1.
+inline constexpr std::uint8_t ESR_ELx_EC_UNKNOWN = 0x00;  // an Undefined Instruction exception
 inline constexpr std::uint8_t ESR_ELx_EC_IABT_CUR = 0x21;
 inline constexpr std::uint8_t ESR_ELx_EC_DABT_CUR = 0x25;
 

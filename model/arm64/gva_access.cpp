@@ -31,6 +31,16 @@ Arm64WalkResult arm64_guest_walk(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const
 
 Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
     Arm64GuestAccessResult res;
+    // A CPU without FEAT_LSE has no CAS, and DC ZVA with DCZID_EL0.DZP = 1 is prohibited: either
+    // is an Undefined Instruction exception (EC 0) the guest takes at EL1, KVM never involved.
+    if ((a.op == Arm64DataOp::CompareAndSwap && !arch.host().lse) || (a.op == Arm64DataOp::ZeroBlock && !arch.host().dc_zva)) {
+        vm.trace().emit("CPU", [] { return std::string("the instruction is UNDEFINED on this CPU (no LSE, or DCZID_EL0.DZP = 1) -> the guest takes an Undefined Instruction exception"); });
+        VcpuEvent e;
+        e.kind = VcpuEvent::Kind::Exception;
+        e.exception = GuestException{.vector = ESR_ELx_EC_UNKNOWN, .error_code = 0, .cr2 = va.value()};
+        res.run.events.push_back(e);
+        return res;
+    }
     const Arm64WalkResult w = arm64_guest_walk(vm, arch, vcpu, regs, va, a.kind, res);
     if (w.fault == Stage1Fault::Stage2) return res;
     if (w.fault != Stage1Fault::None) {
