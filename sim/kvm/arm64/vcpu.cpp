@@ -121,7 +121,7 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
         const std::uint64_t va = req.stage1 ? kHighVa : 0;
         const bool ok = set_mmu(req.stage1, place) == 0 && set_reg(kVbarEl1, va + place.code_gpa + GuestCode::kVectors) == 0 &&
                         set_reg(kPc, va + place.code_gpa + GuestCode::routine(req.kind, req.size, req.isv)) == 0 && set_reg(x_reg(0), req.address) == 0 &&
-                        set_reg(x_reg(1), req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
+                        set_reg(x_reg(1), req.kind == AccessKind::Write && req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
                         set_reg(x_reg(2), req.kind == AccessKind::Cas ? req.compare : req.data >> 32) == 0 && set_reg(x_reg(10), va + place.mailbox_gpa) == 0;
         if (!ok) {
             out.other_exit = std::string("KVM_SET_ONE_REG failed: ") + std::strerror(errno);
