@@ -98,6 +98,7 @@ Arm64Stage1Regs parse_stage1_regs(const StepFields& f) {
     r.ttbr0 = Gpa(f.u64("ttbr0"));
     r.granule_shift = granule_shift(f);
     r.va_bits = va_bits(f);
+    r.ha = f.boolean_or("ha", false);
     if (r.ttbr0.value() & ~a64::OA_MASK) throw ScenarioError(f.path("ttbr0"), "a table address of at most 48 bits, 4K-aligned");
     return r;
 }
@@ -154,9 +155,20 @@ nlohmann::json Arm64Stage1Steps::set_regs(kvm& k, Arm64Arch& arch, const Step& s
     regs_[id] = r;
     k.trace().emit("kvm_arm_set_reg", [&] {
         return "TTBR0_EL1 " + hex(r.ttbr0.value()) + ", TCR_EL1.T0SZ " + std::to_string(64 - r.va_bits) + " TG0 " + std::to_string(1u << r.granule_shift >> 10) +
-               "K, SCTLR_EL1.M 1: the MMU is on";
+               "K" + (r.ha ? std::string(" HA 1") + (arch.host().hafdbs ? "" : " (RES0: the CPU has no FEAT_HAFDBS)") : std::string()) + ", SCTLR_EL1.M 1: the MMU is on";
     });
     return 0;
+}
+
+std::optional<std::uint64_t> Arm64Stage1Steps::read_desc(kvm& k, Gpa gpa) {
+    const bool tracing = k.trace().enabled();
+    k.trace().enable(false);  // the VMM's read, not a kernel decision
+    const HvaLookup h = gfn_to_hva_memslot_prot(k, k.gfn_to_memslot(gpa_to_gfn(gpa)), gpa_to_gfn(gpa));
+    std::uint64_t v = 0;
+    const bool ok = h.ok() && k.mm().access_remote(h.hva + offset_in_page(gpa.value()), std::span(reinterpret_cast<std::uint8_t*>(&v), 8), false).is_ok();
+    k.trace().enable(tracing);
+    if (!ok) return std::nullopt;
+    return v;
 }
 
 Arm64Stage1Regs Arm64Stage1Steps::regs(std::uint32_t id) const {

@@ -36,6 +36,9 @@ public:
     nlohmann::json set_regs(kvm& k, Arm64Arch& arch, const Step& step, const StepFields& f);
     // The registers of vCPU `id` (the MMU off until set_stage1_regs).
     [[nodiscard]] Arm64Stage1Regs regs(std::uint32_t id) const;
+    // A descriptor as the VMM reads it through its mapping (page_fault_test's check_pte_af
+    // reads it after the access); nullopt outside every slot or where the read is refused.
+    static std::optional<std::uint64_t> read_desc(kvm& k, Gpa gpa);
 
 private:
     std::map<std::uint32_t, Arm64Stage1Regs> regs_;    // by vCPU id

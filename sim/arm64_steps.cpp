@@ -111,6 +111,10 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
     if (res.run.completed && (a.kind != Arm64AccessKind::Write || insn == DataInsn::Cas)) j["data"] = res.run.data;
     if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write && insn == DataInsn::LoadStore) j["data"] = a.data;
     j["stage2_fault"] = res.stage2_fault;
+    // With TCR_EL1.HA set: the leaf descriptor's AF after a completed access, as the VMM reads it
+    // (page_fault_test's check_pte_af()).
+    if (regs.ha && res.run.completed && res.s1_leaf && !a.cache_maintenance)
+        if (const auto desc = Arm64Stage1Steps::read_desc(vm_, *res.s1_leaf)) j["pte_af"] = (*desc & a64::DESC_AF) != 0;
     return j;
 }
 

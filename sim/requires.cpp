@@ -44,9 +44,14 @@ bool has_feature(const HostDescription& host, CpuFeature f) {
 }
 
 std::string describe_cpu_features(const HostDescription& host) {
+    // An unread field is the platform's (present), and says so: a probe that read nothing shows.
+    auto read = [&](CpuFeature f) {
+        const std::optional<bool>& v = f == CpuFeature::Hafdbs ? host.arm64_hafdbs : f == CpuFeature::Lse ? host.arm64_lse : host.arm64_dc_zva;
+        return v ? std::string(*v ? "1" : "0") : std::string("1 (the platform's, not read)");
+    };
     std::string s;
-    for (const FeatureInfo& i : kFeatures) s += std::string(s.empty() ? "" : ", ") + i.name + " " + (has_feature(host, i.feature) ? "1" : "0");
-    return s + " (DC ZVA block " + std::to_string(host.arm64_dczva_block.value_or(64)) + " bytes)";
+    for (const FeatureInfo& i : kFeatures) s += std::string(s.empty() ? "" : ", ") + i.name + " " + read(i.feature);
+    return s + " (DC ZVA block " + (host.arm64_dczva_block ? std::to_string(*host.arm64_dczva_block) : std::string("64, the platform's,")) + " bytes)";
 }
 
 std::vector<CpuFeature> parse_requires(const nlohmann::json& list, const std::string& path, const std::string& arch) {

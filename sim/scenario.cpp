@@ -90,7 +90,7 @@ const std::vector<OpSpec>& op_specs() {
         // arm64 guest stage 1 (sim/arm64_stage1_steps.cpp; docs/scenarios.md "arm64 stage 1")
         {"build_stage1_tables", {{"granule", Kind::String, false}, {"va_bits", Kind::U32, false}, {"root", Kind::U64, true}, {"pool", Kind::U64, true},
                                  {"pool_size", Kind::U64, true}, {"table_flags", Kind::Json, false}, {"map", Kind::Json, true}}},
-        {"set_stage1_regs", {{"vcpu", Kind::U32, true}, {"ttbr0", Kind::U64, true}, {"granule", Kind::String, false}, {"va_bits", Kind::U32, false}}},
+        {"set_stage1_regs", {{"vcpu", Kind::U32, true}, {"ttbr0", Kind::U64, true}, {"granule", Kind::String, false}, {"va_bits", Kind::U32, false}, {"ha", Kind::Bool, false}}},
         {"guest_dc", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"insn", Kind::String, true}}},
         // arm64 instructions beyond plain loads and stores (sim/arm64_insn.h)
         {"guest_cas", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, true}, {"size", Kind::Size, true}, {"compare", Kind::Data, true}, {"data", Kind::Data, true}}},
@@ -233,9 +233,10 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
     }
     if (e.is_string()) return check_errno(e, path);
     check_keys(e, path, {"data", "exit", "mmio", "errno", "memory_fault", "signal", "exception", "dirty_pages", "hva", "nr_pages",
-                         "writable", "pfn", "error", "ret", "stage2_fault", "arm_nisv", "par"});
+                         "writable", "pfn", "error", "ret", "stage2_fault", "arm_nisv", "pte_af", "par"});
     if (e.contains("par")) check_par_expect(e.at("par"), path + "/par");
     if (e.contains("stage2_fault") && !e.at("stage2_fault").is_boolean()) throw ScenarioError(path + "/stage2_fault", "expected true or false");
+    if (e.contains("pte_af") && !e.at("pte_af").is_boolean()) throw ScenarioError(path + "/pte_af", "expected true or false (the leaf descriptor's AF after the access)");
     if (e.contains("arm_nisv")) {
         check_keys(e.at("arm_nisv"), path + "/arm_nisv", {"esr_iss", "fault_ipa"});
         for (const auto& [k, v] : e.at("arm_nisv").items()) (void)parse_number(v, path + "/arm_nisv/" + k);

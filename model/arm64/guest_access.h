@@ -57,6 +57,7 @@ enum class Stage2FaultKind { Translation, Permission };
 struct Arm64GuestAccessResult {
     GuestAccessResult run;  // a CAS's data: the value it read (what Xs holds after)
     bool stage2_fault = false;  // the access trapped to KVM (a stage-2 abort), or the CPU did it alone
+    std::optional<Gpa> s1_leaf;  // with the MMU on: where the walk found the leaf descriptor
 };
 
 // ESR_ELx.EC of the aborts KVM injects into a guest running at EL1.

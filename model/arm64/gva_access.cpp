@@ -7,8 +7,7 @@
 namespace kvmsim {
 
 Arm64WalkResult arm64_guest_walk(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, Arm64GuestAccessResult& res) {
-    // Each descriptor read goes through stage 2 as the walker's own 8-byte load: TCR_EL1.HA is
-    // off, so the walker never writes (no AF or DBM updates).
+    // Each descriptor read goes through stage 2 as the walker's own 8-byte load.
     const Arm64DescReader read = [&](Gpa at) -> std::optional<std::uint64_t> {
         Arm64GuestAccess d;
         d.ipa = at;
@@ -23,7 +22,33 @@ Arm64WalkResult arm64_guest_walk(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const
         res.run.events = r.run.events;
         return std::nullopt;
     };
-    const Arm64WalkResult w = arm64_stage1_walk(regs, va, kind, read);
+    // With TCR_EL1.HA (and FEAT_HAFDBS: without it HA is RES0) the walker sets a clear AF by
+    // writing the descriptor back: a stage-2 write flagged S1PTW, which KVM counts as a write
+    // only on a permission fault (kvm_is_write_fault()), so a table page mapped read-only (a
+    // dirty-logged slot) takes a permission fault and is logged, and one in a read-only slot
+    // gets an abort injected (kvm_handle_guest_abort()).
+    const Arm64DescWriter write = [&](Gpa at, std::uint64_t desc) {
+        Arm64GuestAccess d;
+        d.ipa = at;
+        d.size = 8;
+        d.kind = Arm64AccessKind::Write;
+        d.data = desc;
+        d.s1ptw = true;
+        d.walk_for_fetch = kind == Arm64AccessKind::Fetch;
+        d.far = va;
+        const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, d);
+        res.stage2_fault |= r.stage2_fault;
+        if (r.run.completed && r.run.events.empty()) {
+            vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + ": the walker set the AF of the descriptor at ipa " + hex(at.value()) + " (TCR_EL1.HA)"; });
+            return true;
+        }
+        res.run.events = r.run.events;
+        return false;
+    };
+    Arm64Stage1Regs walk_regs = regs;
+    walk_regs.ha = regs.ha && arch.host().hafdbs;
+    const Arm64WalkResult w = arm64_stage1_walk(walk_regs, va, kind, read, write);
+    res.s1_leaf = w.leaf_at;
     if (w.fault == Stage1Fault::Stage2)
         vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + ": the walk's level-" + std::to_string(w.level) + " descriptor read did not complete"; });
     return w;

@@ -51,7 +51,7 @@ struct Stage1Walk {
 
 }  // namespace
 
-Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read) {
+Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read, const Arm64DescWriter& write) {
     Arm64WalkResult r;
     const std::optional<Arm64Granule> g = arm64_granule(regs.granule_shift, regs.va_bits);
     if (!g) {
@@ -78,7 +78,7 @@ Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64Acce
             r.fault = Stage1Fault::Stage2;
             return r;
         }
-        const std::uint64_t d = *desc;
+        std::uint64_t d = *desc;
         if (!(d & a64::DESC_VALID)) {
             r.fault = Stage1Fault::Translation;
             return r;
@@ -98,10 +98,23 @@ Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64Acce
         }
         const std::uint64_t offset_mask = (std::uint64_t{1} << shift) - 1;
         r.leaf = d;
-        // Fault priority within stage 1: access flag before permission.
+        r.leaf_at = at;
+        // Fault priority within stage 1: access flag before permission. With TCR_EL1.HA the
+        // walker sets the flag instead, by writing the descriptor through stage 2 (S1PTW).
         if (!(d & a64::DESC_AF)) {
-            r.fault = Stage1Fault::AccessFlag;
-            return r;
+            if (!regs.ha) {
+                r.fault = Stage1Fault::AccessFlag;
+                return r;
+            }
+            d |= a64::DESC_AF;
+            if (write) {
+                if (!write(at, d)) {
+                    r.fault = Stage1Fault::Stage2;
+                    return r;
+                }
+                r.af_updated = true;
+            }
+            r.leaf = d;
         }
         const bool read_only = (d & a64::DESC_AP_RO) || w.table_ro;
         // AP[2:1] = 01 (EL0 may write): the page is never executable at EL1.

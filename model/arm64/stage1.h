@@ -44,6 +44,9 @@ struct Arm64Stage1Regs {
     Gpa ttbr0;                     // TTBR0_EL1.BADDR: the first table's IPA
     unsigned granule_shift = 12;   // TCR_EL1.TG0: 12 (4K), 14 (16K), 16 (64K)
     unsigned va_bits = 48;         // 64 - TCR_EL1.T0SZ
+    // TCR_EL1.HA as the guest wrote it and FEAT_HAFDBS: the walker sets a clear AF itself (a
+    // write of the descriptor) instead of faulting. Without the feature HA is RES0.
+    bool ha = false;
 };
 
 // The granule's geometry: the level the walk starts at and each level's VA bits.
@@ -74,7 +77,9 @@ struct Arm64WalkResult {
     Stage1Fault fault = Stage1Fault::None;
     unsigned level = 0;       // the level of the fault, or of the leaf
     Gpa ipa;                  // the output address (no fault)
-    std::uint64_t leaf = 0;   // the leaf descriptor (no fault)
+    std::uint64_t leaf = 0;   // the leaf descriptor (no fault), as the walk left it
+    std::optional<Gpa> leaf_at;  // where the leaf descriptor is (a leaf was reached)
+    bool af_updated = false;  // the walker set the leaf's AF (TCR_EL1.HA)
     // ESR_ELx.FSC the guest sees for a stage-1 fault.
     [[nodiscard]] std::uint8_t fsc() const;
 };
@@ -82,10 +87,17 @@ struct Arm64WalkResult {
 // Reads the 8-byte descriptor at an IPA as the walker's stage-2 access (S1PTW); nullopt when
 // that access did not complete (the reader keeps its events).
 using Arm64DescReader = std::function<std::optional<std::uint64_t>(Gpa)>;
+// Writes a descriptor back with the AF set (hardware AF update, an atomic read-modify-write of
+// the descriptor): a stage-2 write flagged S1PTW. False when that access did not complete.
+using Arm64DescWriter = std::function<bool(Gpa, std::uint64_t)>;
 
 // The hardware walk for an access at EL1 (AArch64 translation table walk, Arm ARM D8.2; Linux's
 // own arm64 page-table layout in arch/arm64/include/asm/pgtable-hwdef.h). Not a kernel function:
 // the CPU's, as KVM's arm64 code meets it through ESR_EL2.S1PTW.
-Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read);
+// With regs.ha and a leaf whose AF is clear, `write` stores it with the AF set before the
+// permission check (Arm ARM D8.4.1: the AF is set for an access that passes the AF check); a
+// walk without a writer (the VMM translating for itself) takes the AF as set and writes nothing.
+Arm64WalkResult arm64_stage1_walk(const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, const Arm64DescReader& read,
+                                  const Arm64DescWriter& write = nullptr);
 
 }  // namespace kvmsim

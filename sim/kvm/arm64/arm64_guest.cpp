@@ -49,7 +49,7 @@ public:
         if (op == "build_stage1_tables") return build_stage1_tables(step, f);
         if (op == "set_stage1_regs") {
             const Arm64Stage1Regs r = parse_stage1_regs(f);
-            return errno_json(vcpu(step, f).set_stage1({r.ttbr0.value(), r.granule_shift, r.va_bits}));
+            return errno_json(vcpu(step, f).set_stage1({r.ttbr0.value(), r.granule_shift, r.va_bits, r.ha}));
         }
         if (op == "KVM_CREATE_VM") {
             const long fd = raw_ioctl(ctx_.kvm, KVM_CREATE_VM, f.u64("type"));
@@ -127,14 +127,30 @@ private:
     // Where the scenario's tables send a VA, read as the VMM sees guest memory: where a fetch's
     // `ret` goes. nullopt when the walk would fault or reach no slot.
     std::optional<std::uint64_t> host_translate(const arm64::Stage1Setup& s, std::uint64_t va, Arm64AccessKind kind) {
-        const Arm64Stage1Regs regs{true, Gpa(s.ttbr0), s.granule_shift, s.va_bits};
-        const Arm64WalkResult w = arm64_stage1_walk(regs, Gva(va), kind, [&](Gpa at) -> std::optional<std::uint64_t> {
+        const Arm64WalkResult w = host_walk(s, va, kind);
+        if (w.fault != Stage1Fault::None) return std::nullopt;
+        return w.ipa.value();
+    }
+
+    // The walk as the VMM can make it (no descriptor is written: with HA a clear AF is taken as set).
+    Arm64WalkResult host_walk(const arm64::Stage1Setup& s, std::uint64_t va, Arm64AccessKind kind) {
+        Arm64Stage1Regs regs{true, Gpa(s.ttbr0), s.granule_shift, s.va_bits};
+        regs.ha = s.ha;
+        return arm64_stage1_walk(regs, Gva(va), kind, [&](Gpa at) -> std::optional<std::uint64_t> {
             std::uint64_t v = 0;
             if (!guest_phys_rw(ctx_.slots, ctx_.layout, at.value(), &v, 8, false)) return std::nullopt;
             return v;
         });
-        if (w.fault != Stage1Fault::None) return std::nullopt;
-        return w.ipa.value();
+    }
+
+    // The leaf descriptor's AF after an access, read through the VMM's mapping (page_fault_test's
+    // check_pte_af()); nullopt where the tables lead to no leaf or the read is refused.
+    std::optional<bool> leaf_af(const arm64::Stage1Setup& s, std::uint64_t va, Arm64AccessKind kind) {
+        const Arm64WalkResult w = host_walk(s, va, kind);
+        if (!w.leaf_at) return std::nullopt;
+        std::uint64_t desc = 0;
+        if (!guest_phys_rw(ctx_.slots, ctx_.layout, w.leaf_at->value(), &desc, 8, false)) return std::nullopt;
+        return (desc & a64::DESC_AF) != 0;
     }
 
     // The guest's PA size with the MMU off (an address past it faults at stage 1, in the
@@ -235,6 +251,10 @@ private:
         else if (out.result.completed && req.kind != AccessKind::Write && !cm && req.kind != AccessKind::ZeroBlock) j["data"] = out.result.data;
         if (out.result.completed && out.result.events.empty() && req.kind == AccessKind::Write) j["data"] = req.data;
         if (out.other_exit) j["exit"] = *out.other_exit;
+        if (req.stage1 && req.stage1->ha && out.result.completed && !cm) {
+            const Arm64AccessKind k = req.kind == AccessKind::Fetch ? Arm64AccessKind::Fetch : req.kind == AccessKind::Write ? Arm64AccessKind::Write : Arm64AccessKind::Read;
+            if (const auto af = leaf_af(*req.stage1, req.address, k)) j["pte_af"] = *af;
+        }
         return j;
     }
 

@@ -28,11 +28,13 @@ constexpr std::uint64_t kIdAa64Mmfr0El1 = ARM64_SYS_REG(3, 0, 0, 7, 0);
 constexpr std::uint64_t kSctlrMmuOn = 1u << 0 | 1u << 2 | 1u << 12;
 
 // TCR_EL1 for the scenario's TTBR0 and the backend's TTBR1: both walks write-back cacheable,
-// inner shareable; TTBR1 4K with 48 bits; no hardware AF/DBM updates (HA = HD = 0).
+// inner shareable; TTBR1 4K with 48 bits; hardware AF updates (HA, bit 39) when the scenario
+// asks (RES0 on a CPU without FEAT_HAFDBS), never dirty-state updates (HD = 0).
 std::uint64_t tcr(const Stage1Setup& s, std::uint64_t mmfr0) {
     const std::uint64_t tg0 = s.granule_shift == 16 ? 1 : s.granule_shift == 14 ? 2 : 0;
     const std::uint64_t ips = std::min<std::uint64_t>(mmfr0 & 0xf, 5);  // PARange, at most 48 bits
-    return (64 - s.va_bits) | 1u << 8 | 1u << 10 | 3u << 12 | tg0 << 14 | 16u << 16 | 1u << 24 | 1u << 26 | 3u << 28 | 2u << 30 | ips << 32;
+    const std::uint64_t ha = s.ha ? std::uint64_t{1} << 39 : 0;
+    return (64 - s.va_bits) | 1u << 8 | 1u << 10 | 3u << 12 | tg0 << 14 | 16u << 16 | 1u << 24 | 1u << 26 | 3u << 28 | 2u << 30 | ips << 32 | ha;
 }
 
 constexpr unsigned kEsrEcShift = 26;

@@ -24,6 +24,7 @@ struct Stage1Setup {
     std::uint64_t ttbr0 = 0;
     unsigned granule_shift = 12;
     unsigned va_bits = 48;
+    bool ha = false;  // TCR_EL1.HA: hardware Access-flag updates
 };
 
 struct AccessRequest {
