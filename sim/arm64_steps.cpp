@@ -127,6 +127,9 @@ nlohmann::json Arm64Steps::guest_at(const Step& step, const StepFields& f) {
     nlohmann::json j = r.access.run.events.empty() ? nlohmann::json::object() : event_json(r.access.run.events.front(), ExceptionStyle::Arm64);
     if (r.par) j["par"] = par_json(r.par->f, r.par->f ? r.par->fst : r.par->pa.value());
     j["stage2_fault"] = r.access.stage2_fault;
+    // With TCR_EL1.HA: whether the walk set the leaf's AF (the C test's with_af AT rows expect it set).
+    if (regs.ha && r.par && r.access.s1_leaf)
+        if (const auto desc = Arm64Stage1Steps::read_desc(vm_, *r.access.s1_leaf)) j["pte_af"] = (*desc & a64::DESC_AF) != 0;
     return j;
 }
 

@@ -252,7 +252,9 @@ private:
         if (out.result.completed && out.result.events.empty() && req.kind == AccessKind::Write) j["data"] = req.data;
         if (out.other_exit) j["exit"] = *out.other_exit;
         if (req.stage1 && req.stage1->ha && out.result.completed && !cm) {
-            const Arm64AccessKind k = req.kind == AccessKind::Fetch ? Arm64AccessKind::Fetch : req.kind == AccessKind::Write ? Arm64AccessKind::Write : Arm64AccessKind::Read;
+            const Arm64AccessKind k = req.kind == AccessKind::Fetch                                                               ? Arm64AccessKind::Fetch
+                                      : req.kind == AccessKind::Write || req.kind == AccessKind::Cas || req.kind == AccessKind::ZeroBlock ? Arm64AccessKind::Write
+                                                                                                                                       : Arm64AccessKind::Read;
             if (const auto af = leaf_af(*req.stage1, req.address, k)) j["pte_af"] = *af;
         }
         return j;
