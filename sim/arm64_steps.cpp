@@ -122,7 +122,7 @@ nlohmann::json Arm64Steps::guest_at(const Step& step, const StepFields& f) {
     kvm_vcpu* vcpu = vm_.vcpu(f.u32("vcpu"));
     if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
     const Arm64Stage1Regs regs = stage1_.regs(vcpu->vcpu_id);
-    if (!regs.mmu_on) throw ScenarioError(step.path + "/gva", "AT S1E1R walks the guest's tables: it needs the MMU on (set_stage1_regs first)");
+    if (!regs.mmu_on) throw ScenarioError(step.path + "/gva", "an access by \"gva\" needs the MMU on (set_stage1_regs first)");
     const Arm64AtResult r = arm64_at_s1e1r(vm_, arch_, *vcpu, regs, Gva(f.u64("gva")));
     nlohmann::json j = r.access.run.events.empty() ? nlohmann::json::object() : event_json(r.access.run.events.front(), ExceptionStyle::Arm64);
     if (r.par) j["par"] = par_json(r.par->f, r.par->f ? r.par->fst : r.par->pa.value());
