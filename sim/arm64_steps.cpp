@@ -3,11 +3,13 @@
 #include <cstring>
 #include <set>
 
+#include "model/arm64/at.h"
 #include "model/arm64/guest_access.h"
 #include "model/arm64/gva_access.h"
 #include "model/arm64/lock_memslot.h"
 #include "model/arm64/mmio.h"
 #include "arm64_device_step.h"
+#include "arm64_insn.h"
 #include "outcome.h"
 
 namespace kvmsim::sim {
@@ -90,7 +92,8 @@ std::optional<nlohmann::json> Arm64Steps::dispatch(const Step& step, const StepF
     }
     if (op == "build_stage1_tables") return stage1_.build(vm_, step, f);
     if (op == "set_stage1_regs") return stage1_.set_regs(vm_, arch_, step, f);
-    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc") return guest_access(step, f);
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc" || op == "guest_cas") return guest_access(step, f);
+    if (op == "guest_at") return guest_at(step, f);
     return std::nullopt;
 }
 
@@ -107,26 +110,48 @@ nlohmann::json Arm64Steps::guest_access(const Step& step, const StepFields& f) {
                                                                         : "the MMU is on (set_stage1_regs): accesses go by \"gva\"");
     const std::uint64_t addr = by_gva ? f.u64("gva") : f.u64("gpa");
     a.ipa = Gpa(addr);
-    a.kind = step.op == "guest_write" || step.op == "guest_dc" ? Arm64AccessKind::Write : step.op == "guest_fetch" ? Arm64AccessKind::Fetch : Arm64AccessKind::Read;
-    a.cache_maintenance = step.op == "guest_dc";
-    a.size = a.kind == Arm64AccessKind::Fetch || a.cache_maintenance ? 4 : f.access_size("size");
+    const DataInsn insn = data_insn(step, f);
+    a.kind = step.op == "guest_write" || step.op == "guest_dc" || step.op == "guest_cas" ? Arm64AccessKind::Write
+             : step.op == "guest_fetch"                                                  ? Arm64AccessKind::Fetch
+                                                                                         : Arm64AccessKind::Read;
+    a.cache_maintenance = insn == DataInsn::DcCivac;
+    a.op = insn == DataInsn::Cas ? Arm64DataOp::CompareAndSwap : insn == DataInsn::DcZva ? Arm64DataOp::ZeroBlock : Arm64DataOp::LoadStore;
+    a.size = a.kind == Arm64AccessKind::Fetch || step.op == "guest_dc" ? 4 : f.access_size("size");
     if (offset_in_page(addr) + a.size > PAGE_SIZE)
         throw ScenarioError(f.path(by_gva ? "gva" : "gpa"), "the arm64 model takes accesses within one page (this one crosses a page boundary)");
-    if (a.kind == Arm64AccessKind::Write && !a.cache_maintenance) a.data = f.data("data", a.size);
+    if (a.kind == Arm64AccessKind::Write && step.op != "guest_dc") a.data = f.data("data", a.size);
+    if (insn == DataInsn::Cas) a.compare = f.data("compare", a.size);
+    a.zva_block = arch_.host().dczva_block;  // 4 << DCZID_EL0.BS of the CPU compared with
     const std::uint64_t reply = f.has("mmio_reply") ? f.data("mmio_reply", a.size) : 0;
     std::memcpy(a.mmio_reply.data(), &reply, sizeof reply);
-    a.isv = !a.cache_maintenance && f.boolean_or("isv", true);
+    // CAS and the DC instructions are not single-register loads or stores: ESR_EL2.ISV = 0.
+    a.isv = insn == DataInsn::LoadStore && f.boolean_or("isv", true);
     a.s1ptw = f.boolean_or("s1ptw", false);
     if (by_gva && a.s1ptw) throw ScenarioError(f.path("s1ptw"), "with the MMU on the walk is real: S1PTW accesses come from it, not from \"s1ptw\"");
     const Arm64GuestAccessResult res = by_gva ? arm64_gva_access(vm_, arch_, *vcpu, regs, Gva(addr), a) : arm64_guest_access(vm_, arch_, *vcpu, a);
     nlohmann::json j = res.run.events.empty() ? nlohmann::json::object() : event_json(res.run.events.front(), ExceptionStyle::Arm64);
-    if (res.run.completed && a.kind != Arm64AccessKind::Write) j["data"] = res.run.data;
-    if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write && !a.cache_maintenance) j["data"] = a.data;
+    if (res.run.completed && (a.kind != Arm64AccessKind::Write || insn == DataInsn::Cas)) j["data"] = res.run.data;
+    if (res.run.completed && res.run.events.empty() && a.kind == Arm64AccessKind::Write && insn == DataInsn::LoadStore) j["data"] = a.data;
     j["stage2_fault"] = res.stage2_fault;
     // With TCR_EL1.HA set: the leaf descriptor's AF after a completed access, as the VMM reads it
     // (page_fault_test's check_pte_af()).
     if (regs.ha && res.run.completed && res.s1_leaf && !a.cache_maintenance)
         if (const auto desc = Arm64Stage1Steps::read_desc(vm_, *res.s1_leaf)) j["pte_af"] = (*desc & a64::DESC_AF) != 0;
+    return j;
+}
+
+nlohmann::json Arm64Steps::guest_at(const Step& step, const StepFields& f) {
+    kvm_vcpu* vcpu = vm_.vcpu(f.u32("vcpu"));
+    if (!vcpu) throw ScenarioError(step.path + "/vcpu", "no vCPU " + std::to_string(f.u32("vcpu")) + " (create it with KVM_CREATE_VCPU first)");
+    const Arm64Stage1Regs regs = stage1_.regs(vcpu->vcpu_id);
+    if (!regs.mmu_on) throw ScenarioError(step.path + "/gva", "an access by \"gva\" needs the MMU on (set_stage1_regs first)");
+    const Arm64AtResult r = arm64_at_s1e1r(vm_, arch_, *vcpu, regs, Gva(f.u64("gva")));
+    nlohmann::json j = r.access.run.events.empty() ? nlohmann::json::object() : event_json(r.access.run.events.front(), ExceptionStyle::Arm64);
+    if (r.par) j["par"] = par_json(r.par->f, r.par->f ? r.par->fst : r.par->pa.value());
+    j["stage2_fault"] = r.access.stage2_fault;
+    // With TCR_EL1.HA: whether the walk set the leaf's AF (the C test's with_af AT rows expect it set).
+    if (regs.ha && r.par && r.access.s1_leaf)
+        if (const auto desc = Arm64Stage1Steps::read_desc(vm_, *r.access.s1_leaf)) j["pte_af"] = (*desc & a64::DESC_AF) != 0;
     return j;
 }
 

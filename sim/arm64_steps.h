@@ -29,6 +29,7 @@ public:
 
 private:
     nlohmann::json guest_access(const Step& step, const StepFields& f);
+    nlohmann::json guest_at(const Step& step, const StepFields& f);
     [[nodiscard]] Cap resolve_cap(const StepFields& f) const;
     kvm& vm_;
     Arm64Arch& arch_;

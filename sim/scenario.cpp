@@ -20,6 +20,7 @@
 #include "model/x86/platform.h"
 #include "model/x86/x86_arch.h"
 #include "model/arm64/arm64_arch.h"
+#include "arm64_insn.h"
 #include "arm64_stage1_steps.h"
 
 namespace kvmsim::sim {
@@ -94,6 +95,9 @@ const std::vector<OpSpec>& op_specs() {
         {"guest_dc", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, false}, {"gpa", Kind::U64, false}, {"insn", Kind::String, true}}},
         // arm64 in-kernel GIC devices (sim/arm64_device_step.cpp)
         {"KVM_CREATE_DEVICE", {{"type", Kind::String, true}, {"flags", Kind::StrList, false}}},
+        // arm64 instructions beyond plain loads and stores (sim/arm64_insn.h)
+        {"guest_cas", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, true}, {"size", Kind::Size, true}, {"compare", Kind::Data, true}, {"data", Kind::Data, true}}},
+        {"guest_at", {{"vcpu", Kind::U32, true}, {"gva", Kind::U64, true}, {"insn", Kind::String, true}}},
     };
     return specs;
 }
@@ -128,7 +132,7 @@ bool step_key_allowed(const std::string& key, const OpSpec& spec, const std::vec
     return false;
 }
 
-const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc", "KVM_CREATE_DEVICE"};
+const std::set<std::string> kArm64OnlyOps = {"KVM_CREATE_VM", "KVM_ARM_VCPU_INIT", "vcpu_busy", "setrlimit", "build_stage1_tables", "set_stage1_regs", "guest_dc", "KVM_CREATE_DEVICE", "guest_cas", "guest_at"};
 const std::set<std::string> kX86OnlyOps = {"KVM_SET_SREGS", "build_page_tables"};
 
 constexpr std::size_t kMaxErrors = 100;
@@ -227,12 +231,13 @@ void check_expect(const nlohmann::json& e, const std::string& op, const std::str
         return;
     }
     if (op == "host_write" && e.is_number()) return (void)parse_number(e, path);
-    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc") {
+    if (op == "guest_read" || op == "guest_write" || op == "guest_fetch" || op == "guest_dc" || op == "guest_cas" || op == "guest_at") {
         if (!e.is_object()) throw ScenarioError(path, "a guest access expects an object such as {\"data\": ...} or {\"errno\": \"EFAULT\"}, got " + e.dump());
     }
     if (e.is_string()) return check_errno(e, path);
     check_keys(e, path, {"data", "exit", "mmio", "errno", "memory_fault", "signal", "exception", "dirty_pages", "hva", "nr_pages",
-                         "writable", "pfn", "error", "ret", "stage2_fault", "arm_nisv", "pte_af"});
+                         "writable", "pfn", "error", "ret", "stage2_fault", "arm_nisv", "pte_af", "par"});
+    if (e.contains("par")) check_par_expect(e.at("par"), path + "/par");
     if (e.contains("stage2_fault") && !e.at("stage2_fault").is_boolean()) throw ScenarioError(path + "/stage2_fault", "expected true or false");
     if (e.contains("pte_af") && !e.at("pte_af").is_boolean()) throw ScenarioError(path + "/pte_af", "expected true or false (the leaf descriptor's AF after the access)");
     if (e.contains("arm_nisv")) {
@@ -495,8 +500,7 @@ Scenario parse_scenario(nlohmann::json doc_in, const std::string& file) {
             throw ScenarioError(st.path + "/fn", "unknown kernel function \"" + fields.string("fn") +
                                                      "\" (gfn_to_hva, gfn_to_hva_many, gfn_to_hva_prot, gfn_to_pfn_memslot, kvm_read_guest, kvm_write_guest)");
         if (is_vmm_op(st.op)) check_vmm_step(fields, st.op);
-        if (st.op == "guest_dc" && fields.string("insn") != "DC CIVAC")
-            throw ScenarioError(st.path + "/insn", "expected \"DC CIVAC\" (the cache maintenance instruction modelled), got \"" + fields.string("insn") + "\"");
+        if (s.arch == "arm64") check_arm64_insn_step(st, fields);
         if (raw.contains("expect")) {
             check_expect(raw.at("expect"), st.op, st.path + "/expect");
             st.expect = raw.at("expect");

@@ -6,8 +6,7 @@
 
 namespace kvmsim {
 
-Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
-    Arm64GuestAccessResult res;
+Arm64WalkResult arm64_guest_walk(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64AccessKind kind, Arm64GuestAccessResult& res) {
     // Each descriptor read goes through stage 2 as the walker's own 8-byte load.
     const Arm64DescReader read = [&](Gpa at) -> std::optional<std::uint64_t> {
         Arm64GuestAccess d;
@@ -15,7 +14,7 @@ Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu
         d.size = 8;
         d.kind = Arm64AccessKind::Read;
         d.s1ptw = true;
-        d.walk_for_fetch = a.kind == Arm64AccessKind::Fetch;
+        d.walk_for_fetch = kind == Arm64AccessKind::Fetch;
         d.far = va;
         const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, d);
         res.stage2_fault |= r.stage2_fault;
@@ -35,7 +34,7 @@ Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu
         d.kind = Arm64AccessKind::Write;
         d.data = desc;
         d.s1ptw = true;
-        d.walk_for_fetch = a.kind == Arm64AccessKind::Fetch;
+        d.walk_for_fetch = kind == Arm64AccessKind::Fetch;
         d.far = va;
         const Arm64GuestAccessResult r = arm64_guest_access(vm, arch, vcpu, d);
         res.stage2_fault |= r.stage2_fault;
@@ -48,12 +47,27 @@ Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu
     };
     Arm64Stage1Regs walk_regs = regs;
     walk_regs.ha = regs.ha && arch.host().hafdbs;
-    const Arm64WalkResult w = arm64_stage1_walk(walk_regs, va, a.kind, read, write);
+    const Arm64WalkResult w = arm64_stage1_walk(walk_regs, va, kind, read, write);
     res.s1_leaf = w.leaf_at;
-    if (w.fault == Stage1Fault::Stage2) {
+    if (w.fault == Stage1Fault::Stage2)
         vm.trace().emit("stage 1", [&] { return "va " + hex(va.value()) + ": the walk's level-" + std::to_string(w.level) + " descriptor read did not complete"; });
+    return w;
+}
+
+Arm64GuestAccessResult arm64_gva_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vcpu, const Arm64Stage1Regs& regs, Gva va, Arm64GuestAccess a) {
+    Arm64GuestAccessResult res;
+    // A CPU without FEAT_LSE has no CAS, and DC ZVA with DCZID_EL0.DZP = 1 is prohibited: either
+    // is an Undefined Instruction exception (EC 0) the guest takes at EL1, KVM never involved.
+    if ((a.op == Arm64DataOp::CompareAndSwap && !arch.host().lse) || (a.op == Arm64DataOp::ZeroBlock && !arch.host().dc_zva)) {
+        vm.trace().emit("CPU", [] { return std::string("the instruction is UNDEFINED on this CPU (no LSE, or DCZID_EL0.DZP = 1) -> the guest takes an Undefined Instruction exception"); });
+        VcpuEvent e;
+        e.kind = VcpuEvent::Kind::Exception;
+        e.exception = GuestException{.vector = ESR_ELx_EC_UNKNOWN, .error_code = 0, .cr2 = va.value()};
+        res.run.events.push_back(e);
         return res;
     }
+    const Arm64WalkResult w = arm64_guest_walk(vm, arch, vcpu, regs, va, a.kind, res);
+    if (w.fault == Stage1Fault::Stage2) return res;
     if (w.fault != Stage1Fault::None) {
         vm.trace().emit("stage 1", [&] {
             return "va " + hex(va.value()) + ": " + std::string(to_string(w.fault)) + " at level " + std::to_string(w.level) + " -> the guest takes it (FSC " + hex(w.fsc()) + ")";

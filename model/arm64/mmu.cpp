@@ -1,6 +1,8 @@
 // Stage-2 aborts: kvm_handle_guest_abort() and user_mem_abort(), arch/arm64/kvm/mmu.c, with the
 // CCA series' realm changes and the lock RFC's warnings.
+#include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "../kvm/translate.h"
@@ -21,6 +23,42 @@ bool permits(const Stage2Prot& p, Arm64AccessKind k) {
     return false;
 }
 
+// Stage-2 permission an access needs: a CAS reads and writes; DC CIVAC is checked as a read
+// (only DC IVAC would need write permission).
+bool stage2_permits(const Stage2Prot& p, const Arm64GuestAccess& a) {
+    if (a.op == Arm64DataOp::CompareAndSwap) return p.r && p.w;
+    return permits(p, a.cache_maintenance ? Arm64AccessKind::Read : a.kind);
+}
+
+// The bytes of host memory behind `ipa` through a mapping, read or written.
+bool stage2_bytes(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, Gpa ipa, std::span<std::uint8_t> buf, bool write) {
+    if (pte.realm_protected) {
+        arch.realm_granule_access(ipa, buf, write);
+        return true;
+    }
+    return vm.mm().access_mapped(pte.hva + offset_in_page(ipa.value()), buf, write);
+}
+
+// A CAS or DC ZVA the CPU completes through a mapping with read and write permission.
+void data_op_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
+    if (a.op == Arm64DataOp::ZeroBlock) {
+        std::array<std::uint8_t, 2048> zeros{};  // DCZID_EL0.BS is at most 9: 2 KiB
+        const std::uint64_t block = std::min<std::uint64_t>(a.zva_block, zeros.size());
+        const Gpa base(a.ipa.value() & ~(block - 1));
+        if (!stage2_bytes(vm, arch, pte, base, std::span(zeros.data(), block), true)) return out.events.push_back(run_error(Errno::Efault));
+        out.completed = true;
+        return;
+    }
+    std::uint64_t old = 0;
+    if (!stage2_bytes(vm, arch, pte, a.ipa, std::span(reinterpret_cast<std::uint8_t*>(&old), a.size), false)) return out.events.push_back(run_error(Errno::Efault));
+    if (old == a.compare) {
+        std::uint64_t v = a.data;
+        if (!stage2_bytes(vm, arch, pte, a.ipa, std::span(reinterpret_cast<std::uint8_t*>(&v), a.size), true)) return out.events.push_back(run_error(Errno::Efault));
+    }
+    out.completed = true;
+    out.data = old;
+}
+
 // The CPU completes the access through a stage-2 mapping: no exit, no KVM involvement.
 void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const Arm64GuestAccess& a, GuestAccessResult& out) {
     std::array<std::uint8_t, 8> buf{};
@@ -29,6 +67,7 @@ void access_through_stage2(kvm& vm, Arm64Arch& arch, const Stage2Pte& pte, const
         out.completed = true;
         return;
     }
+    if (a.op != Arm64DataOp::LoadStore) return data_op_through_stage2(vm, arch, pte, a, out);
     if (write) std::memcpy(buf.data(), &a.data, a.size);
     if (pte.realm_protected) {
         arch.realm_granule_access(a.ipa, std::span(buf.data(), a.size), write);
@@ -273,14 +312,20 @@ Arm64GuestAccessResult arm64_guest_access(kvm& vm, Arm64Arch& arch, kvm_vcpu& vc
     // take a second fault (translation, then permission), so allow a few rounds.
     for (int round = 0; round < 4; ++round) {
         const Stage2Pte* pte = arch.stage2().lookup(map_gfn);
-        // DC CIVAC is checked as a read at stage 2 (only DC IVAC would need write permission).
-        if (pte && permits(pte->prot, a.cache_maintenance ? Arm64AccessKind::Read : a.kind)) {
+        if (pte && stage2_permits(pte->prot, a)) {
             vm.trace().emit("stage 2", [&] { return "ipa " + hex(a.ipa.value()) + " mapped: the CPU completes the access"; });
             access_through_stage2(vm, arch, *pte, a, res.run);
             return res;
         }
         res.stage2_fault = true;
-        kvm_handle_guest_abort(vm, arch, vcpu, pte ? Stage2FaultKind::Permission : Stage2FaultKind::Translation, a, res.run);
+        // The syndrome KVM reads: a CAS with no stage-2 entry at all reports the read that faults
+        // first (WnR = 0); with a read-only entry, the write (WnR = 1).
+        Arm64GuestAccess reported = a;
+        if (a.op == Arm64DataOp::CompareAndSwap && !pte) {
+            reported.kind = Arm64AccessKind::Read;
+            vm.trace().emit("stage 2", [&] { return "CAS at ipa " + hex(a.ipa.value()) + ": no entry, the read faults first (ESR_EL2.WnR = 0)"; });
+        }
+        kvm_handle_guest_abort(vm, arch, vcpu, pte ? Stage2FaultKind::Permission : Stage2FaultKind::Translation, reported, res.run);
         if (!res.run.events.empty() || res.run.completed) return res;
     }
     vm.trace().emit("kvm_handle_guest_abort", [] { return std::string("no progress after repeated faults -> KVM_RUN returns -EFAULT"); });

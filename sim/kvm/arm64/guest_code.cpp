@@ -56,6 +56,7 @@ unsigned size_index(unsigned size) { return size_field(size); }
 std::uint64_t GuestCode::routine(AccessKind kind, unsigned size, bool isv) {
     if (kind == AccessKind::Fetch) return kRoutines;
     if (kind == AccessKind::CacheMaintenance) return kCacheMaintRoutine;
+    if (kind == AccessKind::Cas || kind == AccessKind::ZeroBlock || kind == AccessKind::At) return insn_routine(kind, size);
     const std::uint64_t index = 1 + (kind == AccessKind::Write ? 8 : 0) + (isv ? 0 : 4) + size_index(size);
     return kRoutines + index * kRoutineStride;
 }
@@ -86,6 +87,7 @@ GuestCode::GuestCode(std::span<std::uint8_t> mem) {
                 put(mem, routine(kind, size, isv), code);
             }
     put_cache_maint_routine(mem);
+    put_insn_routines(mem);
 }
 
 std::uint64_t GuestCode::build_high_tables(std::span<std::uint8_t> slot, std::uint64_t gpa, std::uint64_t slot_size) {

@@ -10,7 +10,8 @@
 
 namespace kvmsim::sim::kvmhost::arm64 {
 
-enum class AccessKind { Read, Write, Fetch, CacheMaintenance };  // CacheMaintenance: DC CIVAC (cache_maint.cpp)
+// CacheMaintenance: DC CIVAC (cache_maint.cpp); Cas, ZeroBlock (DC ZVA), At (AT S1E1R): insn_routines.cpp.
+enum class AccessKind { Read, Write, Fetch, CacheMaintenance, Cas, ZeroBlock, At };
 
 // Offsets from the mailbox gpa of the stores the guest code makes.
 constexpr std::uint64_t kMailDone = 0x00;      // x1: a load's value; the access retired
@@ -57,5 +58,10 @@ public:
 // The cache maintenance routine (cache_maint.cpp): `dc civac, x0`, then the mailbox store.
 inline constexpr std::uint64_t kCacheMaintRoutine = 0xc40;  // past the load/store routines
 void put_cache_maint_routine(std::span<std::uint8_t> mem);
+
+// CASAL (4 or 8 bytes), DC ZVA and AT S1E1R (insn_routines.cpp), from this offset.
+inline constexpr std::uint64_t kInsnRoutines = 0xc80;
+[[nodiscard]] std::uint64_t insn_routine(AccessKind kind, unsigned size);
+void put_insn_routines(std::span<std::uint8_t> mem);
 
 }  // namespace kvmsim::sim::kvmhost::arm64

@@ -123,8 +123,8 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
         const std::uint64_t va = req.stage1 ? kHighVa : 0;
         const bool ok = set_mmu(req.stage1, place) == 0 && set_reg(kVbarEl1, va + place.code_gpa + GuestCode::kVectors) == 0 &&
                         set_reg(kPc, va + place.code_gpa + GuestCode::routine(req.kind, req.size, req.isv)) == 0 && set_reg(x_reg(0), req.address) == 0 &&
-                        set_reg(x_reg(1), req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
-                        set_reg(x_reg(2), req.data >> 32) == 0 && set_reg(x_reg(10), va + place.mailbox_gpa) == 0;
+                        set_reg(x_reg(1), req.kind == AccessKind::Write && req.size == 8 && !req.isv ? req.data & 0xffffffffu : req.data) == 0 &&
+                        set_reg(x_reg(2), req.kind == AccessKind::Cas ? req.compare : req.data >> 32) == 0 && set_reg(x_reg(10), va + place.mailbox_gpa) == 0;
         if (!ok) {
             // A dead VM (kvm->vm_dead) refuses every vCPU ioctl with EIO: KVM_RUN would too.
             if (errno == EIO) {
@@ -163,7 +163,8 @@ AccessOutcome Vcpu::access(const CodePlace& place, const AccessRequest& req, con
                 if (off == kMailDone) {
                     out.result.completed = true;
                     const std::uint64_t mask = req.size == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * req.size)) - 1;
-                    out.result.data = req.kind == AccessKind::Read ? value & mask : req.data;
+                    // A load's value, a CAS's old value, AT's PAR_EL1; a store's own data.
+                    out.result.data = req.kind == AccessKind::Read || req.kind == AccessKind::Cas ? value & mask : req.kind == AccessKind::At ? value : req.data;
                     return out;
                 }
                 if (off == kMailVector) vector = value;

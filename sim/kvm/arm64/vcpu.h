@@ -32,7 +32,8 @@ struct AccessRequest {
     std::uint64_t address = 0;
     unsigned size = 4;
     bool isv = true;
-    std::uint64_t data = 0;        // a store's value
+    std::uint64_t data = 0;        // a store's value; a CAS's new value
+    std::uint64_t compare = 0;     // a CAS's expected value
     std::uint64_t mmio_reply = 0;  // bytes handed to MMIO loads, by offset within the access
     // Set: the MMU is on and `address` is a VA through the scenario's TTBR0 tables; the code
     // runs from the upper half (kHighVa) through the backend's TTBR1 tables.
