@@ -14,7 +14,30 @@ unsigned bounded(const nlohmann::json& v, const std::string& path, std::uint64_t
 
 std::string maybe(const std::optional<unsigned>& v) { return v ? std::to_string(*v) : std::string("the platform's"); }
 
+std::optional<ThpMode> thp_from_string(const std::string& s) {
+    if (s == "always") return ThpMode::Always;
+    if (s == "madvise") return ThpMode::Madvise;
+    if (s == "never") return ThpMode::Never;
+    return std::nullopt;
+}
+
 }  // namespace
+
+ThpMode parse_thp_enabled(const std::string& sysfs) {
+    const auto open = sysfs.find('[');
+    const auto close = open == std::string::npos ? std::string::npos : sysfs.find(']', open);
+    if (close == std::string::npos) return ThpMode::Never;
+    return thp_from_string(sysfs.substr(open + 1, close - open - 1)).value_or(ThpMode::Never);
+}
+
+const char* to_string(ThpMode mode) {
+    switch (mode) {
+        case ThpMode::Always: return "always";
+        case ThpMode::Madvise: return "madvise";
+        case ThpMode::Never: return "never";
+    }
+    return "never";
+}
 
 HostDescription describe_host(const HostFacts& f) {
     HostDescription h;
@@ -30,11 +53,12 @@ HostDescription describe_host(const HostFacts& f) {
     // Before 6.8 the cap is unknown (0) and only the default type exists.
     h.vm_types = f.vm_types_cap > 0 ? static_cast<unsigned>(f.vm_types_cap) : 1u;
     h.guest_la57 = f.cpuid_la57;
+    h.transparent_hugepage = parse_thp_enabled(f.thp_enabled);
     return h;
 }
 
 HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
-    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57");
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57 or transparent_hugepage");
     HostPins p;
     for (const auto& [key, v] : obj.items()) {
         const std::string at = path + "/" + key;
@@ -61,8 +85,12 @@ HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
         } else if (key == "guest_la57") {
             if (!v.is_boolean()) throw ScenarioError(at, "expected true or false (whether the guest's CPUID may have LA57)");
             p.guest_la57 = v.get<bool>();
+        } else if (key == "transparent_hugepage") {
+            const auto mode = v.is_string() ? thp_from_string(v.get<std::string>()) : std::nullopt;
+            if (!mode) throw ScenarioError(at, "expected \"always\", \"madvise\" or \"never\" (/sys/kernel/mm/transparent_hugepage/enabled), got " + v.dump());
+            p.transparent_hugepage = mode;
         } else {
-            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types or guest_la57)");
+            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57 or transparent_hugepage)");
         }
     }
     return p;
@@ -78,6 +106,7 @@ HostDescription pinned(HostDescription base, const HostPins& pins) {
     if (pins.memory_attributes) base.memory_attributes = *pins.memory_attributes;
     if (pins.vm_types) base.vm_types = pins.vm_types;
     if (pins.guest_la57) base.guest_la57 = pins.guest_la57;
+    if (pins.transparent_hugepage) base.transparent_hugepage = *pins.transparent_hugepage;
     return base;
 }
 
@@ -96,6 +125,7 @@ std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescript
     if (pins.memory_attributes) differs("memory_attributes", *pins.memory_attributes ? "1" : "0", host.memory_attributes ? "1" : "0");
     if (pins.vm_types) differs("vm_types", std::to_string(*pins.vm_types), maybe(host.vm_types));
     if (pins.guest_la57) differs("guest_la57", *pins.guest_la57 ? "1" : "0", host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
+    if (pins.transparent_hugepage) differs("transparent_hugepage", to_string(*pins.transparent_hugepage), to_string(host.transparent_hugepage));
     if (why.empty()) return std::nullopt;
     return "the scenario pins vm.host " + why;
 }
@@ -105,7 +135,7 @@ std::string describe(const HostDescription& host) {
            maybe(host.host_maxphyaddr) + ", online_cpus " + std::to_string(host.online_cpus) + ", smm " +
            (host.kvm_smm ? (*host.kvm_smm ? "1" : "0") : "the platform's") + ", max_vcpus " + std::to_string(host.max_vcpus) +
            ", memory_attributes " + (host.memory_attributes ? "1" : "0") + ", vm_types " + maybe(host.vm_types) + ", guest_la57 " +
-           (host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's");
+           (host.guest_la57 ? (*host.guest_la57 ? "1" : "0") : "the platform's") + ", transparent_hugepage " + to_string(host.transparent_hugepage);
 }
 
 nlohmann::json host_to_json(const HostDescription& h) {
@@ -115,6 +145,7 @@ nlohmann::json host_to_json(const HostDescription& h) {
     if (h.host_maxphyaddr) j["host_maxphyaddr"] = *h.host_maxphyaddr;
     if (h.vm_types) j["vm_types"] = *h.vm_types;
     if (h.guest_la57) j["guest_la57"] = *h.guest_la57;
+    j["transparent_hugepage"] = to_string(h.transparent_hugepage);
     return j;
 }
 
@@ -129,6 +160,8 @@ HostDescription host_from_json(const nlohmann::json& j) {
     if (j.contains("host_maxphyaddr")) h.host_maxphyaddr = j["host_maxphyaddr"].get<unsigned>();
     if (j.contains("vm_types")) h.vm_types = j["vm_types"].get<unsigned>();
     if (j.contains("guest_la57")) h.guest_la57 = j["guest_la57"].get<bool>();
+    // A guest from before the field sent none: the kernel's mode is then unknown, taken as never.
+    h.transparent_hugepage = j.contains("transparent_hugepage") ? parse_thp_enabled("[" + j["transparent_hugepage"].get<std::string>() + "]") : ThpMode::Never;
     return h;
 }
 

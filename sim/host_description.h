@@ -24,6 +24,7 @@ struct HostFacts {
     long memory_attributes_cap = 0;                 // KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) on /dev/kvm
     long vm_types_cap = 0;                          // KVM_CHECK_EXTENSION(KVM_CAP_VM_TYPES) on /dev/kvm (0 before 6.8)
     std::optional<bool> cpuid_la57;                 // CPUID.7.0:ECX[16] of KVM_GET_SUPPORTED_CPUID (x86)
+    std::string thp_enabled;                        // /sys/kernel/mm/transparent_hugepage/enabled ("" when absent)
 };
 [[nodiscard]] HostDescription describe_host(const HostFacts& facts);
 
@@ -37,7 +38,13 @@ struct HostPins {
     std::optional<bool> memory_attributes;
     std::optional<unsigned> vm_types;
     std::optional<bool> guest_la57;
+    std::optional<ThpMode> transparent_hugepage;
 };
+
+// "always [madvise] never" (the bracketed word is the mode) -> the mode; a kernel without THP
+// (no file, or an unreadable one) behaves as never.
+[[nodiscard]] ThpMode parse_thp_enabled(const std::string& sysfs);
+[[nodiscard]] const char* to_string(ThpMode mode);
 
 // Reads vm.host; throws ScenarioError naming the key and what it takes.
 [[nodiscard]] HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path);

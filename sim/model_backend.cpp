@@ -52,6 +52,8 @@ public:
         paging_ = PagingSteps{};
         if (scenario.arch == "arm64") {
             mm_ = std::make_unique<HostMm>();
+            // THP is modelled where it is observable, arm64's stage-2 block levels (docs/arm64.md 2.4).
+            mm_->set_thp_mode(pinned(config.host.value_or(HostDescription{}), scenario.host_pins).transparent_hugepage);
             auto arch = make_arm64_arch(scenario, profile, *mm_);
             Arm64Arch& arm64 = *arch;
             kvm_ = std::make_unique<kvm>(*mm_, profile, std::move(arch));

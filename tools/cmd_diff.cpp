@@ -87,7 +87,8 @@ KernelSide kernel_side(const std::string& cmd, const std::string& backend_name, 
         } else {
             k.platform = x86 ? q->platform() : "svm";
             k.profile = q->profile();
-            if (x86) k.host = q->host_description();
+            // arm64's model reads only the THP mode from it (stage-2 blocks over transparent huge pages).
+            k.host = q->host_description();
             char secs[32];
             std::snprintf(secs, sizeof secs, "%.1f", q->boot_seconds());
             k.banner = "kernel: Linux " + q->kernel_release() + " under QEMU (" + backend_name + ", booted in " + secs + " s); model: " + *k.profile +

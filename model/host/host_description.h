@@ -10,6 +10,10 @@
 
 namespace kvmsim {
 
+// /sys/kernel/mm/transparent_hugepage/enabled: which anonymous VMAs a fault may back with a
+// PMD-size transparent huge page (always: any; madvise: those given MADV_HUGEPAGE; never: none).
+enum class ThpMode { Always, Madvise, Never };
+
 struct HostDescription {
     // CONFIG_KVM_GUEST_MEMFD: kvm_vm_ioctl_check_extension_generic() answers KVM_CAP_GUEST_MEMFD
     // (and KVM_CAP_GUEST_MEMFD_FLAGS) only when it is built; a kernel without it answers 0.
@@ -43,6 +47,11 @@ struct HostDescription {
     // CPUID.(EAX=7,ECX=0):ECX[16] (LA57) of KVM_GET_SUPPORTED_CPUID: without it kvm_is_valid_cr4()
     // refuses CR4.LA57 (__cr4_reserved_bits()). Unset: the platform's (pvm: no; vmx, svm: yes).
     std::optional<bool> guest_la57;
+    // transparent_hugepage_flags' enabled bits (/sys/kernel/mm/transparent_hugepage/enabled):
+    // whether an anonymous fault gets a 2M huge page, which arm64's user_mem_abort() then maps
+    // as a stage-2 block (transparent_hugepage_adjust()). Reference host: madvise (read from
+    // sysfs); Debian's 6.1 and 6.12 arm64 kernels booted under QEMU: always.
+    ThpMode transparent_hugepage = ThpMode::Madvise;
 };
 
 }  // namespace kvmsim
