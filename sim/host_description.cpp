@@ -14,7 +14,30 @@ unsigned bounded(const nlohmann::json& v, const std::string& path, std::uint64_t
 
 std::string maybe(const std::optional<unsigned>& v) { return v ? std::to_string(*v) : std::string("the platform's"); }
 
+std::optional<ThpMode> thp_from_string(const std::string& s) {
+    if (s == "always") return ThpMode::Always;
+    if (s == "madvise") return ThpMode::Madvise;
+    if (s == "never") return ThpMode::Never;
+    return std::nullopt;
+}
+
 }  // namespace
+
+ThpMode parse_thp_enabled(const std::string& sysfs) {
+    const auto open = sysfs.find('[');
+    const auto close = open == std::string::npos ? std::string::npos : sysfs.find(']', open);
+    if (close == std::string::npos) return ThpMode::Never;
+    return thp_from_string(sysfs.substr(open + 1, close - open - 1)).value_or(ThpMode::Never);
+}
+
+const char* to_string(ThpMode mode) {
+    switch (mode) {
+        case ThpMode::Always: return "always";
+        case ThpMode::Madvise: return "madvise";
+        case ThpMode::Never: return "never";
+    }
+    return "never";
+}
 
 HostDescription describe_host(const HostFacts& f) {
     HostDescription h;
@@ -38,11 +61,12 @@ HostDescription describe_host(const HostFacts& f) {
         h.arm64_dc_zva = !(*f.dczid & 0x10);
         h.arm64_dczva_block = 4u << (*f.dczid & 0xf);
     }
+    h.transparent_hugepage = parse_thp_enabled(f.thp_enabled);
     return h;
 }
 
 HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
-    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva or dczva_block");
+    if (!obj.is_object()) throw ScenarioError(path, "expected an object with guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva, dczva_block or transparent_hugepage");
     HostPins p;
     for (const auto& [key, v] : obj.items()) {
         const std::string at = path + "/" + key;
@@ -76,8 +100,12 @@ HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path) {
             const unsigned b = bounded(v, at, 4, 2048);
             if (b & (b - 1)) throw ScenarioError(at, "expected a power of two from 4 to 2048 (4 << DCZID_EL0.BS), got " + v.dump());
             p.dczva_block = b;
+        } else if (key == "transparent_hugepage") {
+            const auto mode = v.is_string() ? thp_from_string(v.get<std::string>()) : std::nullopt;
+            if (!mode) throw ScenarioError(at, "expected \"always\", \"madvise\" or \"never\" (/sys/kernel/mm/transparent_hugepage/enabled), got " + v.dump());
+            p.transparent_hugepage = mode;
         } else {
-            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva or dczva_block)");
+            throw ScenarioError(at, "unknown key (expected guest_memfd, guest_maxphyaddr, host_maxphyaddr, online_cpus, smm, max_vcpus, memory_attributes, vm_types, guest_la57, hafdbs, lse, dc_zva, dczva_block or transparent_hugepage)");
         }
     }
     return p;
@@ -97,6 +125,7 @@ HostDescription pinned(HostDescription base, const HostPins& pins) {
     if (pins.lse) base.arm64_lse = pins.lse;
     if (pins.dc_zva) base.arm64_dc_zva = pins.dc_zva;
     if (pins.dczva_block) base.arm64_dczva_block = pins.dczva_block;
+    if (pins.transparent_hugepage) base.transparent_hugepage = *pins.transparent_hugepage;
     return base;
 }
 
@@ -120,6 +149,7 @@ std::optional<std::string> pin_conflict(const HostPins& pins, const HostDescript
     if (pins.lse) differs("lse", *pins.lse ? "1" : "0", feature(host.arm64_lse));
     if (pins.dc_zva) differs("dc_zva", *pins.dc_zva ? "1" : "0", feature(host.arm64_dc_zva));
     if (pins.dczva_block) differs("dczva_block", std::to_string(*pins.dczva_block), std::to_string(host.arm64_dczva_block.value_or(64)));
+    if (pins.transparent_hugepage) differs("transparent_hugepage", to_string(*pins.transparent_hugepage), to_string(host.transparent_hugepage));
     if (why.empty()) return std::nullopt;
     return "the scenario pins vm.host " + why;
 }
@@ -133,7 +163,8 @@ std::string describe(const HostDescription& host) {
            (host.arm64_hafdbs || host.arm64_lse || host.arm64_dc_zva
                 ? ", hafdbs " + std::string(host.arm64_hafdbs.value_or(true) ? "1" : "0") + ", lse " + (host.arm64_lse.value_or(true) ? "1" : "0") +
                       ", dc_zva " + (host.arm64_dc_zva.value_or(true) ? "1" : "0") + ", dczva_block " + std::to_string(host.arm64_dczva_block.value_or(64))
-                : std::string());
+                : std::string()) +
+           ", transparent_hugepage " + to_string(host.transparent_hugepage);
 }
 
 nlohmann::json host_to_json(const HostDescription& h) {
@@ -147,6 +178,7 @@ nlohmann::json host_to_json(const HostDescription& h) {
     if (h.arm64_lse) j["lse"] = *h.arm64_lse;
     if (h.arm64_dc_zva) j["dc_zva"] = *h.arm64_dc_zva;
     if (h.arm64_dczva_block) j["dczva_block"] = *h.arm64_dczva_block;
+    j["transparent_hugepage"] = to_string(h.transparent_hugepage);
     return j;
 }
 
@@ -165,6 +197,8 @@ HostDescription host_from_json(const nlohmann::json& j) {
     if (j.contains("lse")) h.arm64_lse = j["lse"].get<bool>();
     if (j.contains("dc_zva")) h.arm64_dc_zva = j["dc_zva"].get<bool>();
     if (j.contains("dczva_block")) h.arm64_dczva_block = j["dczva_block"].get<unsigned>();
+    // A guest from before the field sent none: the kernel's mode is then unknown, taken as never.
+    h.transparent_hugepage = j.contains("transparent_hugepage") ? parse_thp_enabled("[" + j["transparent_hugepage"].get<std::string>() + "]") : ThpMode::Never;
     return h;
 }
 

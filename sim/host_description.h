@@ -29,6 +29,7 @@ struct HostFacts {
     std::optional<std::uint64_t> id_aa64mmfr1;     // ID_AA64MMFR1_EL1
     std::optional<std::uint64_t> id_aa64isar0;     // ID_AA64ISAR0_EL1
     std::optional<std::uint64_t> dczid;            // DCZID_EL0 as the guest reads it
+    std::string thp_enabled;                        // /sys/kernel/mm/transparent_hugepage/enabled ("" when absent)
 };
 [[nodiscard]] HostDescription describe_host(const HostFacts& facts);
 
@@ -47,7 +48,13 @@ struct HostPins {
     std::optional<bool> lse;
     std::optional<bool> dc_zva;
     std::optional<unsigned> dczva_block;
+    std::optional<ThpMode> transparent_hugepage;
 };
+
+// "always [madvise] never" (the bracketed word is the mode) -> the mode; a kernel without THP
+// (no file, or an unreadable one) behaves as never.
+[[nodiscard]] ThpMode parse_thp_enabled(const std::string& sysfs);
+[[nodiscard]] const char* to_string(ThpMode mode);
 
 // Reads vm.host; throws ScenarioError naming the key and what it takes.
 [[nodiscard]] HostPins parse_host_pins(const nlohmann::json& obj, const std::string& path);

@@ -57,6 +57,8 @@ public:
             const HostDescription described = pinned(config.host.value_or(HostDescription{}), scenario.host_pins);
             unmet_ = unmet_requirement(scenario.required_features, described);
             mm_ = std::make_unique<HostMm>();
+            // THP is modelled where it is observable, arm64's stage-2 block levels (docs/arm64.md 2.4).
+            mm_->set_thp_mode(described.transparent_hugepage);
             auto arch = make_arm64_arch(scenario, profile, *mm_, described);
             Arm64Arch& arm64 = *arch;
             kvm_ = std::make_unique<kvm>(*mm_, profile, std::move(arch));

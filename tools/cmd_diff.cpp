@@ -88,7 +88,8 @@ KernelSide kernel_side(const std::string& cmd, const std::string& backend_name, 
         } else {
             k.platform = x86 ? q->platform() : "svm";
             k.profile = q->profile();
-            // arm64: the guest's vCPU features (a scenario's "requires" and the model's CPU).
+            // arm64: the guest's vCPU features (a scenario's "requires" and the model's CPU) and
+            // the THP mode (stage-2 blocks over transparent huge pages).
             k.host = q->host_description();
             char secs[32];
             std::snprintf(secs, sizeof secs, "%.1f", q->boot_seconds());

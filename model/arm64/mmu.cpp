@@ -149,13 +149,17 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
     // vma_pagesize against fault_granule: a permission fault on an entry of the size KVM would
     // map now only relaxes it; otherwise the new mapping replaces it (a block forced down to a
     // page while logging is split, the rest of it unmapped).
-    const std::uint64_t vma_pagesize = f.realm_private ? PAGE_SIZE : stage2_vma_pagesize(*slot, vma, hva, logging);
+    std::uint64_t vma_pagesize = f.realm_private ? PAGE_SIZE : stage2_vma_pagesize(*slot, vma, hva, logging);
     const Stage2Pte* old = arch.stage2().lookup(map_gfn);
     const std::uint64_t fault_granule = old && old->level < 3 ? std::uint64_t{1} << HPAGE_PMD_SHIFT : PAGE_SIZE;
+    // A page-size fault, not forced to pages and not device memory: a permission fault on a
+    // block keeps the block's size, anything else may still be a THP block.
+    const bool thp_candidate = vma_pagesize == PAGE_SIZE && !logging && !f.realm_private && !(vma && vma->is_pfnmap());
+    if (thp_candidate) vma_pagesize = !f.translation && fault_granule > PAGE_SIZE ? fault_granule : transparent_hugepage_adjust(*slot, vm.mm(), hva);
     const bool relax = !f.translation && fault_granule == vma_pagesize;
     if (vma_pagesize > PAGE_SIZE && !relax) {
-        // A block: fault_ipa rounded down to it; the hugetlb huge page is one folio, so every
-        // page of it is present once one is.
+        // A block: fault_ipa rounded down to it; the hugetlb or transparent huge page is one
+        // folio, so every page of it is present once one is.
         const std::uint64_t pages = vma_pagesize / PAGE_SIZE;
         const Gfn first(map_gfn.value() & ~(pages - 1));
         const Hva base(hva.value() & ~(vma_pagesize - 1));
@@ -171,7 +175,7 @@ void user_mem_abort(kvm& vm, Arm64Arch& arch, kvm_memory_slot* slot, Gfn gfn, Gf
         }
         arch.stage2().map_block(first, pages, Stage2Pte{base, *head, prot, false, 2});
         vm.trace().emit("user_mem_abort", [&] {
-            return "hugetlb VMA, the slot can hold the block: mapped ipa " + hex(gfn_to_gpa(first).value()) + " as a 2M block (level 2) " + (writable ? "RW" : "R") +
+            return std::string(vma && vma->backing == Backing::Hugetlb ? "hugetlb VMA" : "transparent huge page") + ", the slot can hold the block: mapped ipa " + hex(gfn_to_gpa(first).value()) + " as a 2M block (level 2) " + (writable ? "RW" : "R") +
                    (f.exec_fault ? "X" : "");
         });
         if (writable) vm.mark_page_dirty_in_slot(slot, gfn);

@@ -20,4 +20,10 @@ std::uint64_t stage2_vma_pagesize(const kvm_memory_slot& slot, const vm_area_str
     return fault_supports_stage2_huge_mapping(slot, hva, huge) ? huge : PAGE_SIZE;
 }
 
+std::uint64_t transparent_hugepage_adjust(const kvm_memory_slot& slot, const HostMm& mm, Hva hva) {
+    const std::uint64_t pmd = std::uint64_t{1} << HPAGE_PMD_SHIFT;
+    if (!fault_supports_stage2_huge_mapping(slot, hva, pmd)) return PAGE_SIZE;
+    return mm.get_user_mapping_size(hva) < pmd ? PAGE_SIZE : pmd;
+}
+
 }  // namespace kvmsim

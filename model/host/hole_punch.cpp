@@ -13,6 +13,7 @@ namespace kvmsim {
 
 void HostMm::drop_pages(std::uint64_t lo, std::uint64_t hi) {
     invalidate_page_refs();  // the pages erased below
+    split_thp(lo, hi);
     // Page by page for a small range, one pass over the resident pages for a large one: either
     // way bounded by the pages the model holds, not by the size of the range.
     if ((hi - lo) / PAGE_SIZE < pages_.size()) {

@@ -10,6 +10,10 @@
 
 namespace kvmsim {
 
+// /sys/kernel/mm/transparent_hugepage/enabled: which anonymous VMAs a fault may back with a
+// PMD-size transparent huge page (always: any; madvise: those given MADV_HUGEPAGE; never: none).
+enum class ThpMode { Always, Madvise, Never };
+
 struct HostDescription {
     // CONFIG_KVM_GUEST_MEMFD: kvm_vm_ioctl_check_extension_generic() answers KVM_CAP_GUEST_MEMFD
     // (and KVM_CAP_GUEST_MEMFD_FLAGS) only when it is built; a kernel without it answers 0.
@@ -54,6 +58,11 @@ struct HostDescription {
     std::optional<bool> arm64_dc_zva;
     // 4 << DCZID_EL0.BS: the bytes DC ZVA zeroes. Unset: 64.
     std::optional<unsigned> arm64_dczva_block;
+    // transparent_hugepage_flags' enabled bits (/sys/kernel/mm/transparent_hugepage/enabled):
+    // whether an anonymous fault gets a 2M huge page, which arm64's user_mem_abort() then maps
+    // as a stage-2 block (transparent_hugepage_adjust()). Reference host: madvise (read from
+    // sysfs); Debian's 6.1 and 6.12 arm64 kernels booted under QEMU: always.
+    ThpMode transparent_hugepage = ThpMode::Madvise;
 };
 
 }  // namespace kvmsim

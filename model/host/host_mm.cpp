@@ -40,6 +40,7 @@ void HostMm::split_at(Hva hva) {
     --it;
     vm_area_struct& v = it->second;
     if (!v.contains(hva) || v.vm_start == hva) return;
+    split_thp(hva.value(), hva.value() + 1);  // a huge page across the cut becomes pages
     vm_area_struct tail = v;
     tail.vm_start = hva;
     tail.pgoff = v.pgoff + ((hva - v.vm_start) >> PAGE_SHIFT);
@@ -179,9 +180,19 @@ HostMm::PageRef& HostMm::page_ref(std::uint64_t page) const {
 HostPage& HostMm::fault_in(Hva page, bool write) {
     PageRef& r = page_ref(page.value());
     if (r.page) {  // present: no insert, no hash
+        if (write && r.page->zero_page) {
+            // A write to the huge zero page splits it (do_huge_pmd_wp_page() falls back to
+            // pages): the written page gets one of its own, the rest stay zero pages.
+            const std::uint64_t pmd = page.value() & ~((std::uint64_t{1} << HPAGE_PMD_SHIFT) - 1);
+            if (auto t = thp_.find(pmd); t != thp_.end() && t->second) {
+                thp_.erase(t);
+                r.page->pfn = Pfn(next_pfn_++);
+            }
+        }
         if (write) r.page->zero_page = false;
         return *r.page;
     }
+    if (r.vma && thp_fault(*r.vma, page.value(), write)) return fault_in(page, write);
     HostPage& p = pages_[page.value()];
     p.pfn = (r.vma && r.vma->is_pfnmap()) ? pfnmap_pfn(*r.vma, page) : Pfn(next_pfn_++);
     p.zero_page = !write && r.vma && r.vma->kind == MappingKind::Anonymous && r.vma->backing != Backing::Hugetlb;

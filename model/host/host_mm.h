@@ -16,6 +16,7 @@
 
 #include "../result.h"
 #include "../types.h"
+#include "host_description.h"
 #include "vma.h"
 
 namespace kvmsim {
@@ -150,12 +151,22 @@ public:
     [[nodiscard]] Pfn pfnmap_pfn(const vm_area_struct& vma, Hva hva) const;
 
     [[nodiscard]] std::size_t resident_pages() const { return pages_.size(); }
+    // The host's THP mode (HostDescription::transparent_hugepage); Never until set.
+    void set_thp_mode(ThpMode mode) { thp_mode_ = mode; }
+    // The size of the host page-table leaf mapping hva: a PMD (2M) for a transparent huge page,
+    // else a page (host_thp.cpp).
+    [[nodiscard]] std::uint64_t get_user_mapping_size(Hva hva) const;
     [[nodiscard]] const std::map<std::uint64_t, vm_area_struct>& vmas() const { return vmas_; }
 
 private:
     enum class Access { Read, Write, Debug };
     bool copy(Hva hva, std::uint8_t* buf, std::size_t len, Access access, bool to_memory);
     HostPage& fault_in(Hva page, bool write);
+    // A first touch of a missing page that a PMD-size transparent huge page may back: backs its
+    // whole 2M range and returns true, or returns false (host_thp.cpp).
+    bool thp_fault(const vm_area_struct& vma, std::uint64_t page_hva, bool write);
+    // The huge page over [lo, hi) is split into pages (split_huge_pmd()): the 2M entries go.
+    void split_thp(std::uint64_t lo, std::uint64_t hi);
     // A first touch of a missing page under a userfaultfd: the handler's answer (userfaultfd.cpp).
     void handle_userfault(const vm_area_struct& vma, std::uint64_t page_hva, HostPage& page);
     static void fill_from_uffd(const UffdCtx& ctx, std::uint64_t page_hva, HostPage& page);
@@ -191,6 +202,10 @@ private:
     std::uint64_t page_ref_gen_ = 1;
     std::vector<UffdCtx> uffds_;                                // id = index + 1
     std::uint64_t next_pfn_ = 0x100;                            // pfn 0..0xff left unused
+    ThpMode thp_mode_ = ThpMode::Never;
+    // The PMD-aligned hvas a transparent huge page backs, and whether it is the huge zero page.
+    std::map<std::uint64_t, bool> thp_;
+    std::optional<std::uint64_t> huge_zero_pfn_;  // the one huge zero page, once a read fault needed it
     // PG_hwpoison of the shared zero page: memory_failure() sets it before it ignores the page.
     bool zero_page_hwpoison_ = false;
     std::uint64_t next_pfnmap_base_ = std::uint64_t{1} << 36;   // device pfns: high, apart from RAM

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "model/kvm/caps.h"
 
@@ -20,6 +22,10 @@ HostFacts read_host_facts(const Fd& kvm) {
     f.max_vcpus_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MaxVcpus));
     f.memory_attributes_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::MemoryAttributes));
     f.vm_types_cap = raw_ioctl(kvm, KVM_CHECK_EXTENSION, static_cast<unsigned long>(Cap::VmTypes));
+    std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::ostringstream text;
+    if (thp) text << thp.rdbuf();
+    f.thp_enabled = text.str();
     read_arch_host_facts(kvm, f);
     return f;
 }
