@@ -12,7 +12,7 @@ constexpr std::uint64_t M2 = std::uint64_t{2} << 20;
 constexpr std::uint64_t A = 0x40000000;  // 2M-aligned
 }  // namespace
 
-TEST_SUITE("host_thp") {
+TEST_SUITE("host_mm") {
 
 TEST_CASE("the bracketed word of /sys/kernel/mm/transparent_hugepage/enabled is the mode") {
     CHECK(sim::parse_thp_enabled("[always] madvise never\n") == ThpMode::Always);
