@@ -37,7 +37,6 @@ KvmResult kvm_vgic_create(kvm& vm, Arm64Arch& arch) {
     if (arch.any_vcpu_has_run()) return refuse(vm, "kvm_vgic_create", Errno::Ebusy, "a vCPU has run (vcpu_has_run_once())");
     // -E2BIG for more online vCPUs than VGIC_V3_MAX_CPUS cannot happen: no modelled host allows more.
     vgic.in_kernel = true;
-    vgic.model = KvmDeviceType::ArmVgicV3;
     vgic.max_vcpus = VGIC_V3_MAX_CPUS;
     vm.trace().emit("kvm_vgic_create", [] { return std::string("in-kernel GICv3 created; kvm->max_vcpus = VGIC_V3_MAX_CPUS (512)"); });
     return KvmResult::ok();
@@ -45,11 +44,8 @@ KvmResult kvm_vgic_create(kvm& vm, Arm64Arch& arch) {
 
 // models vgic_its_create(), arch/arm64/kvm/vgic/vgic-its.c: no vGIC needed first, any number of ITSes
 KvmResult vgic_its_create(kvm& vm, Arm64Arch& arch) {
-    Arm64Vgic& vgic = arch.vgic();
-    vgic.msis_require_devid = true;
-    vgic.has_its = true;
-    ++vgic.its_count;
-    vm.trace().emit("vgic_its_create", [] { return std::string("ITS created: msis_require_devid = true, has_its = true"); });
+    arch.vgic().msis_require_devid = true;
+    vm.trace().emit("vgic_its_create", [] { return std::string("ITS created: msis_require_devid = true"); });
     return KvmResult::ok();
 }
 

@@ -30,10 +30,7 @@ inline constexpr unsigned VGIC_V3_MAX_CPUS = 512;
 // The parts of kvm->arch.vgic the scenarios reach.
 struct Arm64Vgic {
     bool in_kernel = false;           // irqchip_in_kernel(): a vGIC was created
-    KvmDeviceType model = KvmDeviceType::ArmVgicV3;
-    bool has_its = false;             // vgic_has_its()
     bool msis_require_devid = false;  // KVM_CAP_MSI_DEVID's answer on the VM fd
-    unsigned its_count = 0;           // ITS devices created (each one a device fd)
     std::optional<unsigned> max_vcpus;  // kvm->max_vcpus once kvm_vgic_create() set it
 };
 
