@@ -18,6 +18,14 @@ void skip(DiffReport& d, const std::string& reason, std::size_t steps) {
 
 }  // namespace
 
+nlohmann::json comparable_outcome(const StepReport& r, const nlohmann::json& other) {
+    nlohmann::json o = outcome(r);
+    // Whether KVM took a stage-2 fault is the model's account of an access; userspace cannot
+    // see it, so a real kernel's outcome has no such key.
+    if (o.is_object() && other.is_object() && !other.contains("stage2_fault")) o.erase("stage2_fault");
+    return o;
+}
+
 void DiffReport::add(const DiffReport& o) {
     compared += o.compared;
     skipped += o.skipped;
@@ -71,11 +79,8 @@ DiffReport diff_scenario(const Scenario& s, Backend& model, Backend& kernel, con
                 continue;
             }
             ++d.compared;
-            nlohmann::json mo_json = outcome(ms);
             const nlohmann::json ko_json = outcome(ks);
-            // Whether KVM took a stage-2 fault is the model's account of an access; userspace
-            // cannot see it, so a real kernel's outcome has no such key.
-            if (mo_json.is_object() && ko_json.is_object() && !ko_json.contains("stage2_fault")) mo_json.erase("stage2_fault");
+            const nlohmann::json mo_json = comparable_outcome(ms, ko_json);
             if (mo_json != ko_json) d.disagreements.push_back({m.profile, ms.step, mo_json, ko_json, {}});
         }
     }

@@ -28,6 +28,10 @@ struct DiffReport {
     void add(const DiffReport& other);
 };
 
+// A step's outcome as diff_scenario() compares it: its step error where it has no outcome, and
+// the model's stage2_fault only where the kernel's outcome has one (userspace cannot see it).
+[[nodiscard]] nlohmann::json comparable_outcome(const StepReport& r, const nlohmann::json& other);
+
 // The model runs on `model_platform` whatever the scenario names: the platform of the machine
 // whose kernel is the other side, described by `host` (the scenario's vm.host pins apply over it).
 // `profile` runs both sides as that profile instead of the scenario's (the booted kernel's).

@@ -8,13 +8,6 @@
 namespace kvmsim::sim {
 namespace {
 
-// The step's outcome as diff_scenario() compares it (stage2_fault only where the kernel has one).
-nlohmann::json comparable(const StepReport& r, const nlohmann::json& kernel) {
-    nlohmann::json o = r.difference && r.actual.is_null() ? nlohmann::json{{"step_error", *r.difference}} : r.actual;
-    if (o.is_object() && kernel.is_object() && !kernel.contains("stage2_fault")) o.erase("stage2_fault");
-    return o;
-}
-
 bool profile_has(const Scenario& s, const std::string& profile, const std::vector<std::string>& apply, const std::vector<std::string>& revert, Patch p) {
     std::optional<Profile> prof = find_profile(profile);
     if (!prof) return false;
@@ -55,7 +48,7 @@ void name_toggles(const Scenario& s, DiffReport& d, const std::vector<std::strin
                 for (const KernelRun& run : runs) {
                     if (run.profile != x.profile || run.setup_error) continue;
                     for (const StepReport& st : run.steps)
-                        if (st.step == x.step && !st.skipped && comparable(st, x.kernel) == x.kernel)
+                        if (st.step == x.step && !st.skipped && comparable_outcome(st, x.kernel) == x.kernel)
                             x.toggles.push_back(std::string(flip_on ? "+" : "-") + std::string(p.name));
                 }
             }
